@@ -1,0 +1,100 @@
+"""Command-line subcommands `sweep` and `analyze` (registered into `uvts` by sim.cli).
+
+    uvts sweep experiments/X.yaml [--workers N] [--dask ADDRESS|local] [--out DIR] [--no-analyze]
+    uvts analyze OUT_DIR [--lang en|sv]
+
+Exit codes: 0 done; 1 some runs failed or the analysis could not run; 2 bad input;
+130 interrupted (re-run the same command to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sim.errors import InputError
+
+DEFAULT_OUT = Path("results")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `sweep` and `analyze` subcommands; each sets `handler` (args -> exit code)."""
+    sw = subparsers.add_parser("sweep", help="run (or resume) a parameter sweep",
+                               description="Run or resume the sweep of an experiment file.")
+    sw.add_argument("experiment", type=Path, help="experiment YAML (see experiments/README.md)")
+    sw.add_argument("--workers", type=int, default=None,
+                    help="local worker processes (default: CPU count; 0 = in this process); "
+                         "with --dask local: number of Dask workers")
+    sw.add_argument("--dask", metavar="ADDRESS", default=None,
+                    help="Dask scheduler address (tcp://host:8786), or 'local' for a LocalCluster")
+    sw.add_argument("--out", type=Path, default=None,
+                    help=f"output directory (default: {DEFAULT_OUT}/<experiment name>)")
+    sw.add_argument("--no-analyze", action="store_true", help="do not analyse after the sweep")
+    sw.add_argument("--limit", type=int, default=None, metavar="N",
+                    help="run at most N of the pending runs this time (trial runs)")
+    sw.add_argument("--lang", choices=("en", "sv"), default="en", help="language of plot labels")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.set_defaults(handler=cmd_sweep)
+
+    an = subparsers.add_parser("analyze", help="sensitivity analysis of a sweep directory",
+                               description="Morris/Sobol tables and plots of a finished sweep.")
+    an.add_argument("out_dir", type=Path, help="output directory of `sweep`")
+    an.add_argument("--lang", choices=("en", "sv"), default="en", help="language of plot labels")
+    an.set_defaults(handler=cmd_analyze)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run the sweep, then (unless --no-analyze) the analysis."""
+    from sim.experiment import load_experiment
+    from sim.sweep import run_sweep
+
+    try:
+        exp = load_experiment(args.experiment)
+        out = args.out or DEFAULT_OUT / exp.name
+        res = run_sweep(exp, out, workers=args.workers, dask=args.dask, limit=args.limit,
+                        progress=not args.quiet)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{res.n_done}/{res.n_tasks} runs done ({res.n_run} this time, "
+          f"{res.wall_s:.1f} s); results in {out / 'results.parquet'}")
+    if res.interrupted:
+        print("interrupted: run the same command again to resume", file=sys.stderr)
+        return 130
+    if res.n_failed:
+        print(f"{res.n_failed} runs failed: see {out / 'failures.csv'}; run the same command "
+              "again to retry them", file=sys.stderr)
+    if args.no_analyze or not res.complete:
+        return 1 if res.n_failed else 0
+    return _analyze(out, args.lang) or (1 if res.n_failed else 0)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Analyse a sweep directory."""
+    return _analyze(args.out_dir, args.lang)
+
+
+def _analyze(out: Path, lang: str) -> int:
+    from sim.sensitivity import analyze
+
+    try:
+        tables = analyze(out, lang=lang)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    names = ", ".join(f"{k} ({len(v)} rows)" for k, v in tables.items())
+    print(f"analysis: {names} in {Path(out) / 'analysis'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m sim.cli_sweep sweep|analyze ...` (the same as `uvts sweep|analyze`)."""
+    parser = argparse.ArgumentParser(prog="python -m sim.cli_sweep")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

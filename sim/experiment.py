@@ -1,0 +1,359 @@
+"""Experiment files: what a sweep varies, how it samples, which outputs it records.
+
+An experiment is a YAML file (see `experiments/README.md`) loaded with `yaml.safe_load` and
+validated here. Every error names the file and the field. Relative scenario paths are looked up
+next to the experiment file first, then in the repository root, then in the working directory.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sim.errors import InputError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+METHODS = ("morris", "sobol", "grid", "lhs")
+MODELS = ("uvts", "ishigami")
+ISHIGAMI_OUTPUTS = ("y",)
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    """A varied or fixable parameter: default value, plausible range and hard bounds."""
+
+    name: str
+    value: float
+    range: tuple[float, float]
+    bounds: tuple[float | None, float | None] = (None, None)
+    unit: str = ""
+    source: str = ""
+    description: str = ""
+
+
+ISHIGAMI_PARAMETERS: dict[str, ParamInfo] = {
+    **{f"x{i}": ParamInfo(f"x{i}", 0.0, (-math.pi, math.pi), unit="-",
+                          source="Ishigami & Homma 1990",
+                          description=f"input x{i} of the Ishigami function") for i in (1, 2, 3)},
+    "a": ParamInfo("a", 7.0, (0.0, 10.0), unit="-", source="Ishigami & Homma 1990",
+                   description="coefficient of sin(x2)^2"),
+    "b": ParamInfo("b", 0.1, (0.0, 0.5), unit="-", source="Ishigami & Homma 1990",
+                   description="coefficient of x3^4 sin(x1)"),
+    "noise_sd": ParamInfo("noise_sd", 0.0, (0.0, 1.0), bounds=(0.0, None), unit="-",
+                          source="test device", description="sd of seed-driven noise added to y"),
+}
+
+
+class _RangeOverride(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    range: tuple[float, float] | None = None
+
+
+class _RawExperiment(BaseModel):
+    """The file as written (before names, ranges and paths are resolved)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    description: str = ""
+    model: Literal["uvts", "ishigami"] = "uvts"
+    scenario: str | None = None
+    scenarios: list[str] | None = None
+    difference: bool = False
+    parameters: list[str] | dict[str, _RangeOverride | None]
+    fixed: dict[str, float] = Field(default_factory=dict)
+    method: Literal["morris", "sobol", "grid", "lhs"]
+    samples: int = Field(gt=0)
+    levels: int = Field(default=4, ge=2)
+    second_order: bool = False
+    replicates: int = Field(default=1, gt=0)
+    outputs: list[str] = Field(min_length=1)
+    seed: int = Field(default=12345, ge=0)
+
+    @field_validator("outputs")
+    @classmethod
+    def _unique_outputs(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("output names must be unique")
+        return v
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment: everything a sweep needs, with ranges and paths resolved."""
+
+    name: str
+    path: Path | None
+    model: str
+    scenarios: tuple[Path, ...]
+    difference: bool
+    parameters: dict[str, tuple[float, float]]
+    fixed: dict[str, float]
+    method: str
+    samples: int
+    levels: int
+    second_order: bool
+    replicates: int
+    outputs: tuple[str, ...]
+    seed: int
+    description: str = ""
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """One short label per scenario (file stem), used in output column names."""
+        return scenario_labels(self.scenarios)
+
+    @property
+    def result_columns(self) -> list[str]:
+        """Output columns of the tidy table (see `output_columns`)."""
+        return output_columns(self.outputs, self.labels, self.difference)
+
+    @property
+    def analysis_columns(self) -> list[str]:
+        """The columns sensitivity analysis runs on: differences for a paired experiment."""
+        if len(self.scenarios) == 2 and self.difference:
+            return [f"{o}.difference" for o in self.outputs]
+        return self.result_columns
+
+    def to_dict(self) -> dict:
+        """A JSON-ready canonical form (paths relative to the repo root where possible)."""
+        return {
+            "name": self.name, "model": self.model, "method": self.method,
+            "scenarios": [_display_path(p) for p in self.scenarios],
+            "difference": self.difference,
+            "parameters": {k: list(v) for k, v in self.parameters.items()},
+            "fixed": dict(self.fixed), "samples": self.samples, "levels": self.levels,
+            "second_order": self.second_order, "replicates": self.replicates,
+            "outputs": list(self.outputs), "seed": self.seed,
+        }
+
+    def spec_hash(self) -> str:
+        """sha256 of the canonical form: identifies the experiment for resuming."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def scenario_labels(scenarios: tuple[Path, ...]) -> tuple[str, ...]:
+    """File stems, or `a`, `b`, ... when two stems coincide."""
+    stems = tuple(p.stem for p in scenarios)
+    if len(set(stems)) == len(stems):
+        return stems
+    return tuple(chr(ord("a") + i) for i in range(len(stems)))
+
+
+def output_columns(outputs: tuple[str, ...] | list[str], labels: tuple[str, ...],
+                   difference: bool) -> list[str]:
+    """Column names: `out` for one scenario; `out.<label>` per scenario of a pair, plus
+    `out.difference` (= first − second scenario) when `difference` is set."""
+    if len(labels) <= 1:
+        return list(outputs)
+    cols = [f"{o}.{lab}" for o in outputs for lab in labels]
+    if difference:
+        cols += [f"{o}.difference" for o in outputs]
+    return cols
+
+
+def _display_path(p: Path) -> str:
+    try:
+        return p.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return p.resolve().as_posix()
+
+
+def model_parameters(model: str) -> Mapping[str, ParamInfo]:
+    """Parameter catalogue of a model: the parameter file for `uvts`, built-ins for `ishigami`."""
+    if model == "ishigami":
+        return ISHIGAMI_PARAMETERS
+    from sim.params import load_parameters
+
+    return {
+        n: ParamInfo(n, s.value, tuple(s.range), tuple(s.bounds), s.unit, s.source, s.description)
+        for n, s in load_parameters().items()
+    }
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment file; raise InputError naming file and field."""
+    path = Path(path)
+    where = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(where, "(file)", "an existing experiment file") from None
+    except yaml.YAMLError as exc:
+        raise InputError(where, "(file)", f"valid YAML ({exc})") from None
+    if not isinstance(raw, Mapping):
+        raise InputError(where, "(file)", "a mapping of experiment fields", type(raw).__name__)
+    return parse_experiment(raw, where=where, base=path.resolve().parent,
+                            default_name=path.stem, source=path)
+
+
+def parse_experiment(raw: Mapping, where: str = "experiment", base: Path | None = None,
+                     default_name: str = "experiment", source: Path | None = None) -> Experiment:
+    """Validate an experiment given as a mapping (as from YAML)."""
+    try:
+        spec = _RawExperiment.model_validate(dict(raw))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(file)"
+        raise InputError(where, field, err["msg"], err.get("input")) from None
+    catalogue = model_parameters(spec.model)
+    scenarios = _scenarios(spec, where, base)
+    params = _parameters(spec, catalogue, where)
+    fixed = _fixed(spec, catalogue, params, where)
+    _check_method(spec, len(params), where)
+    _check_outputs(spec, where)
+    _check_columns(spec, params, where, len(scenarios))
+    return Experiment(
+        name=spec.name or default_name, path=source, model=spec.model, scenarios=scenarios,
+        difference=spec.difference, parameters=params, fixed=fixed, method=spec.method,
+        samples=spec.samples, levels=spec.levels, second_order=spec.second_order,
+        replicates=spec.replicates, outputs=tuple(spec.outputs), seed=spec.seed,
+        description=spec.description,
+    )
+
+
+def _scenarios(spec: _RawExperiment, where: str, base: Path | None) -> tuple[Path, ...]:
+    if spec.scenario is not None and spec.scenarios is not None:
+        raise InputError(where, "scenarios", "either 'scenario' or 'scenarios', not both")
+    names = [spec.scenario] if spec.scenario is not None else list(spec.scenarios or [])
+    field = "scenario" if spec.scenario is not None else "scenarios"
+    if spec.scenarios is not None and len(names) not in (1, 2):
+        raise InputError(where, "scenarios", "a list of one or two scenario files", names)
+    if not names and spec.model == "uvts":
+        raise InputError(where, "scenario", "a scenario file (or 'scenarios: [A, B]')")
+    if spec.difference and len(names) != 2:
+        raise InputError(where, "difference", "two scenarios ('scenarios: [A, B]')", names)
+    paths = tuple(_find_file(n, base, where, field) for n in names)
+    if len(paths) == 2 and paths[0] == paths[1]:
+        raise InputError(where, "scenarios", "two different scenario files", names)
+    return paths
+
+
+def _find_file(name: str, base: Path | None, where: str, field: str) -> Path:
+    p = Path(name)
+    candidates = [p] if p.is_absolute() else [d / p for d in (base, REPO_ROOT, Path.cwd()) if d]
+    for c in candidates:
+        if c.is_file():
+            return c.resolve()
+    tried = ", ".join(str(c) for c in candidates)
+    raise InputError(where, field, f"an existing scenario file (looked in: {tried})", name)
+
+
+def _unknown(name: str, catalogue: Mapping, where: str, field: str) -> InputError:
+    close = difflib.get_close_matches(name, list(catalogue), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return InputError(where, field, f"a known parameter name{hint}", name)
+
+
+def _parameters(spec: _RawExperiment, catalogue: Mapping[str, ParamInfo],
+                where: str) -> dict[str, tuple[float, float]]:
+    items = spec.parameters.items() if isinstance(spec.parameters, dict) else (
+        (n, None) for n in spec.parameters)
+    params: dict[str, tuple[float, float]] = {}
+    for name, body in items:
+        field = f"parameters.{name}"
+        if name not in catalogue:
+            raise _unknown(name, catalogue, where, "parameters")
+        if name in params:
+            raise InputError(where, field, "each parameter listed once", name)
+        rng = body.range if body is not None and body.range is not None else catalogue[name].range
+        params[name] = _check_range(catalogue[name], tuple(rng), where, f"{field}.range")
+    if not params:
+        raise InputError(where, "parameters", "at least one parameter to vary")
+    return params
+
+
+def _check_range(info: ParamInfo, rng: tuple[float, float], where: str,
+                 field: str) -> tuple[float, float]:
+    lo, hi = float(rng[0]), float(rng[1])
+    blo, bhi = info.bounds
+    ok = math.isfinite(lo) and math.isfinite(hi) and lo < hi
+    ok = ok and (blo is None or lo >= blo) and (bhi is None or hi <= bhi)
+    if not ok:
+        bounds = f"[{'-inf' if blo is None else blo}, {'inf' if bhi is None else bhi}]"
+        raise InputError(where, field, f"[lo, hi] with lo < hi inside the hard bounds {bounds}",
+                         [lo, hi])
+    return lo, hi
+
+
+def _fixed(spec: _RawExperiment, catalogue: Mapping[str, ParamInfo],
+           params: Mapping[str, tuple[float, float]], where: str) -> dict[str, float]:
+    fixed: dict[str, float] = {}
+    for name, value in spec.fixed.items():
+        if name not in catalogue:
+            raise _unknown(name, catalogue, where, "fixed")
+        if name in params:
+            raise InputError(where, f"fixed.{name}", "a parameter that is not also varied", name)
+        info = catalogue[name]
+        blo, bhi = info.bounds
+        if not math.isfinite(value) or (blo is not None and value < blo) or (
+                bhi is not None and value > bhi):
+            raise InputError(where, f"fixed.{name}", f"a finite number within {info.bounds}", value)
+        fixed[name] = float(value)
+    return fixed
+
+
+def _check_method(spec: _RawExperiment, k: int, where: str) -> None:
+    if spec.method == "sobol" and spec.samples & (spec.samples - 1):
+        raise InputError(where, "samples", "a power of two for Sobol (e.g. 64, 512, 1024)",
+                         spec.samples)
+    if spec.method == "morris" and spec.samples < 2:
+        raise InputError(where, "samples", "at least 2 Morris trajectories", spec.samples)
+    if spec.method == "grid" and spec.samples ** k > 1_000_000:
+        raise InputError(where, "samples", f"a grid of at most 10^6 points ({spec.samples}^{k})",
+                         spec.samples)
+    if spec.method == "sobol" and k < 2:
+        raise InputError(where, "parameters", "at least two parameters for Sobol", k)
+
+
+def _check_outputs(spec: _RawExperiment, where: str) -> None:
+    if spec.model == "ishigami":
+        known: tuple[str, ...] | None = ISHIGAMI_OUTPUTS
+    else:
+        known = _runner_outputs()
+    if known is None:
+        return
+    for name in spec.outputs:
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise InputError(where, "outputs", f"known output names{hint}: {', '.join(known)}",
+                             name)
+
+
+RESERVED_COLUMNS = ("task_id", "point", "replicate", "seed", "wall_s", "worker")
+
+
+def _check_columns(spec: _RawExperiment, params: Mapping, where: str, n_scenarios: int) -> None:
+    labels = tuple(str(i) for i in range(n_scenarios))
+    outs = set(output_columns(spec.outputs, labels, spec.difference)) | set(spec.outputs)
+    for name in params:
+        if name in outs or name in RESERVED_COLUMNS:
+            raise InputError(where, f"parameters.{name}", "a name that is not an output or one of "
+                             + ", ".join(RESERVED_COLUMNS), name)
+    for name in spec.outputs:
+        if name in RESERVED_COLUMNS:
+            raise InputError(where, "outputs", "names other than " + ", ".join(RESERVED_COLUMNS),
+                             name)
+
+
+def _runner_outputs() -> tuple[str, ...] | None:
+    """Output names the runner declares (`sim.runner.SUMMARY_OUTPUTS`), if it declares any."""
+    import importlib
+
+    try:
+        runner = importlib.import_module("sim.runner")
+    except ImportError:
+        return None
+    names = getattr(runner, "SUMMARY_OUTPUTS", None)
+    return tuple(names) if names else None

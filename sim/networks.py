@@ -1,0 +1,148 @@
+"""Family, school and peer networks, and the criminal layer's links to youths.
+
+Networks are drawn with vectorised numpy from the population and stored as scipy.sparse
+matrices for the weekly step; `to_networkx` gives the networkx graph of any layer for analysis.
+
+Peers (directed friendship nominations): each youth nominates 1-10 friends (mean ≈ 5.5; preschool
+children ≈ 3). A nomination goes to a classmate, a schoolmate of the same age, a youth of about the
+same age in the same district, or one elsewhere in the city; among three such candidates the one
+closest in risk is preferred (homophily on risk). A share of nominations is returned
+(reciprocity). Peers are redrawn at every school-year start, when classes change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+
+from sim.population import Population
+
+# Tie types and their probabilities (assumption; most adolescent friends are schoolmates,
+# Add Health design, priors C). Youths without a school use the district instead.
+TIE_TYPES = ("class", "school", "district", "city")
+TIE_PROBS = np.array([0.45, 0.25, 0.20, 0.10])
+MEAN_OUT_DEGREE = 5.5          # priors C: 4-6 (Add Health), 7.3-8.6 in school networks
+PRESCHOOL_OUT_DEGREE = 3.0     # assumption
+MAX_OUT_DEGREE = 10            # Add Health: at most 5 + 5 nominations
+RECIPROCATE = 0.2             # share of nominations returned on top of chance reciprocity
+RISK_HOMOPHILY = 0.15          # random jitter against risk distance (smaller = stronger)
+CANDIDATES = 3
+
+
+@dataclass
+class Networks:
+    """The run-time network layers as sparse matrices over youth slots."""
+
+    peers: sp.csr_array        # A[i, j] = 1 if i names j as a friend
+    peer_weights: sp.csr_array  # row-normalised peers (float32): share-of-friends operator
+    siblings: sp.csr_array     # symmetric, 1 between youths of one household
+
+    def to_networkx(self, layer: str = "peers") -> nx.Graph:
+        """The layer as a networkx graph (directed for peers, undirected for siblings)."""
+        mat = {"peers": self.peers, "siblings": self.siblings}[layer]
+        create = nx.DiGraph if layer == "peers" else nx.Graph
+        return nx.from_scipy_sparse_array(mat, create_using=create)
+
+
+def _groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Members sorted by group key, the keys, and each key's start and size."""
+    order = np.argsort(key)
+    sk = key[order]
+    start = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
+    counts = np.diff(np.r_[start, sk.size])
+    return order, sk[start], start, counts
+
+
+def _locate(groups: tuple[np.ndarray, ...], want: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position of each wanted group key among the groups, and whether it exists."""
+    keys = groups[1]
+    pos = np.clip(np.searchsorted(keys, want), 0, keys.size - 1)
+    return pos, keys[pos] == want
+
+
+def _pick(groups: tuple[np.ndarray, ...], pos: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """A random member of the group at `pos` for each tie."""
+    order, _, start, counts = groups
+    return order[start[pos] + (u * counts[pos]).astype(np.int64)]
+
+
+def build_peers(pop: Population, risk: np.ndarray, rng: np.random.Generator) -> sp.csr_array:
+    """Draw the directed friendship network (see module docstring)."""
+    n = pop.n
+    preschool = pop.cohort <= 5
+    lam = np.where(preschool, PRESCHOOL_OUT_DEGREE, MEAN_OUT_DEGREE)
+    deg = np.clip(rng.poisson(lam), 1, MAX_OUT_DEGREE)
+    src = np.repeat(np.arange(n), deg)
+    m = src.size
+    cum = np.cumsum(TIE_PROBS / TIE_PROBS.sum())[:-1].astype(np.float32)
+    ttype = (rng.random(m, dtype=np.float32)[:, None] > cum).sum(axis=1)
+    no_school = pop.school[src] < 0
+    ttype[no_school & (ttype < 2)] = 2
+    coh = pop.cohort.astype(np.int64)
+    shift = np.where(ttype >= 2, rng.integers(-1, 2, m), 0)
+    want_coh = np.clip(coh[src] + shift, 3, 20)
+    keys = {
+        0: (pop.klass.astype(np.int64), pop.klass[src].astype(np.int64)),
+        1: (pop.school * 64 + coh, pop.school[src].astype(np.int64) * 64 + coh[src]),
+        2: (pop.district.astype(np.int64) * 64 + coh, pop.district[src].astype(np.int64) * 64 + want_coh),
+        3: (coh, want_coh),
+    }
+    u = rng.random((CANDIDATES, m))
+    jitter = rng.random((CANDIDATES, m), dtype=np.float32)
+    city = _groups(coh)
+    cand = np.empty((CANDIDATES, m), np.int64)
+    fallback = np.ones(m, bool)
+    for t in (0, 1, 2):
+        sel = np.flatnonzero(ttype == t)
+        gk, want = keys[t]
+        groups = _groups(gk)
+        pos, found = _locate(groups, want[sel])
+        sel, pos = sel[found], pos[found]
+        fallback[sel] = False
+        for c in range(CANDIDATES):
+            cand[c, sel] = _pick(groups, pos, u[c, sel])
+    rest = np.flatnonzero(fallback)
+    pos, found = _locate(city, want_coh[rest])
+    for c in range(CANDIDATES):
+        cand[c, rest] = np.where(found, _pick(city, pos, u[c, rest]), src[rest])
+    r = risk.astype(np.float32)
+    score = jitter * np.float32(RISK_HOMOPHILY) - np.abs(r[cand] - r[src])
+    dst = cand[np.argmax(score, axis=0), np.arange(m)]
+    back = rng.random(m) < RECIPROCATE
+    rows = np.r_[src, dst[back]]
+    cols = np.r_[dst, src[back]]
+    keep = rows != cols
+    a = sp.csr_array((np.ones(keep.sum(), np.float32), (rows[keep], cols[keep])), shape=(n, n))
+    a.sum_duplicates()
+    a.data[:] = 1.0
+    return a
+
+
+def row_normalise(a: sp.csr_array) -> sp.csr_array:
+    """Each row divided by its sum (rows of zeros stay zero), float32."""
+    deg = np.diff(a.indptr).astype(np.float32)
+    inv = np.divide(1.0, deg, out=np.zeros_like(deg), where=deg > 0)
+    w = a.astype(np.float32, copy=True)
+    w.data *= np.repeat(inv, np.diff(a.indptr))
+    return w
+
+
+def build_siblings(household: np.ndarray) -> sp.csr_array:
+    """Youths sharing a household, without self-ties."""
+    n = household.size
+    h = sp.csr_array((np.ones(n, np.float32), (np.arange(n), household)),
+                     shape=(n, int(household.max()) + 1))
+    s = (h @ h.T).tocsr()
+    s.setdiag(0)
+    s.eliminate_zeros()
+    return s
+
+
+def build_networks(pop: Population, risk: np.ndarray, rng: np.random.Generator) -> Networks:
+    """All youth layers for the current population."""
+    peers = build_peers(pop, risk, rng)
+    return Networks(peers=peers, peer_weights=row_normalise(peers),
+                    siblings=build_siblings(pop.household))
