@@ -24,7 +24,7 @@ from sim.errors import InputError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 METHODS = ("morris", "sobol", "grid", "lhs")
 MODELS = ("uvts", "ishigami")
-ISHIGAMI_OUTPUTS = ("y",)
+ISHIGAMI_OUTPUTS = ("y", "noise")
 
 
 @dataclass(frozen=True)
@@ -348,12 +348,14 @@ def _check_columns(spec: _RawExperiment, params: Mapping, where: str, n_scenario
 
 
 def _runner_outputs() -> tuple[str, ...] | None:
-    """Output names the runner declares (`sim.runner.SUMMARY_OUTPUTS`), if it declares any."""
+    """Output names the model declares (`SUMMARY_OUTPUTS` of sim.runner or sim.results)."""
     import importlib
 
-    try:
-        runner = importlib.import_module("sim.runner")
-    except ImportError:
-        return None
-    names = getattr(runner, "SUMMARY_OUTPUTS", None)
-    return tuple(names) if names else None
+    for module in ("sim.runner", "sim.results"):
+        try:
+            names = getattr(importlib.import_module(module), "SUMMARY_OUTPUTS", None)
+        except ImportError:
+            continue
+        if names:
+            return tuple(names)
+    return None

@@ -24,17 +24,21 @@ import numpy as np
 import scipy.sparse as sp
 
 from sim import recruitment as rc
+from sim.interventions import InterventionSet, InterventionSpec
 from sim.networks import Networks, build_networks
 from sim.params import resolve
 from sim.population import City, Population, assign_schools, build_population, load_city, \
     replace_leavers
 from sim.recruitment import EXITED, MEMBER, NONE, NORM_BREAKING, PERIPHERAL, CriminalNetwork
 from sim.results import FLOW_INDEX, NETWORK_SERIES, Recorder
-from sim.risk import FACTORS, apply_shocks, peer_weight, update_risk
+from sim.risk import FACTORS, apply_shocks, peer_pull, update_risk
 from sim.rng import Streams
 
 F32 = np.float32
 RISK_EVERY = 4  # weeks between records of mean risk factors
+# Share of youths aged 10-20 at stage 1 at the start: the level the baseline settles at
+# (≈6.5% of 13-19-year-olds; Brå 2022: ≈5% of 15-20-year-olds suspected a year).
+INITIAL_NORM_BREAKING = 0.045
 BETA_NAMES = tuple(f"beta_{f}" for f in FACTORS)
 
 
@@ -88,7 +92,7 @@ class UmeaModel(mesa.Model):
 
     def __init__(self, params: Mapping[str, float] | None = None, seed: int = 0,
                  years: int = 10, start_year: int = 2024,
-                 interventions: Sequence[object] = (), city: City | None = None):
+                 interventions: Sequence[InterventionSpec] = (), city: City | None = None):
         super().__init__(seed=seed)
         self.p = resolve(params, "model parameters")
         self.seed_value, self.start_year, self.years = int(seed), int(start_year), int(years)
@@ -102,35 +106,27 @@ class UmeaModel(mesa.Model):
         self.recruiter = np.full(n, -1, np.int32)
         self.member_id = np.full(n, -1, np.int32)
         self.detected = np.zeros(n, bool)
-        self.reset_modifiers(np.arange(n))
+        self.mu_shift = np.zeros_like(self.pop.mu)
+        self.protection_boost = np.zeros(n, F32)
+        self.entry_mult, self.recruit_mult, self.desist_mult = (np.ones(n, F32) for _ in range(3))
         self.place_mult = np.ones(self.city.n_districts)
         self.incapacitation_mult = 1.0
         self.visibility = self.city.visibility.copy()
+        self.factor_sd = self.pop.x.std(axis=0)
+        self.protection_sd = float(self.pop.protection.std())
+        self.participation = self.streams["participation"].random(n)
         self.betas = np.array([self.p[b] for b in BETA_NAMES], F32)
         self.network = CriminalNetwork()
         self.cost_this_step = 0.0
-        self.interventions = list(interventions)
         self._build_networks(year=0)
         self._initial_involvement()
         self._district_matrix()
         self.recorder = Recorder.allocate(self.years * 52, self.city.n_districts)
         self._agent_of_slot = np.empty(n, object)
         self._agent_of_slot[:] = Youth.create_agents(self, n, slot=np.arange(n))
-        for iv in self.interventions:
-            iv.setup(self)
+        self.measures = InterventionSet(list(interventions), self)
 
     # ---- set-up -------------------------------------------------------------------------
-    def reset_modifiers(self, idx: np.ndarray) -> None:
-        """Intervention multipliers of youths `idx` back to neutral (also for newcomers)."""
-        n = self.pop.n
-        for name in ("entry_mult", "recruit_mult", "desist_mult"):
-            if not hasattr(self, name):
-                setattr(self, name, np.ones(n, F32))
-            getattr(self, name)[idx] = 1.0
-        if not hasattr(self, "protection_boost"):
-            self.protection_boost = np.zeros(n, F32)
-        self.protection_boost[idx] = 0.0
-
     def _build_networks(self, year: int) -> None:
         rng = self.streams.fresh("network", year)
         self.net: Networks = build_networks(self.pop, self.pop.x.mean(axis=1), rng)
@@ -152,7 +148,7 @@ class UmeaModel(mesa.Model):
         n_close = int(round(p["initial_close_share"] * teen.sum()))
         n_members = int(round(p["initial_active_members"]))
         n_minor = int(round(n_members * p["initial_minor_member_share"]))
-        n_youth_members = min(2 * n_minor, n_members)
+        n_youth_members = min(int(round(3.5 * n_minor)), n_members)  # minors plus 18-20s
         w_member = risk * ((pop.age >= 15) & (pop.age < 18))
         members = self._weighted(rng, w_member, n_minor)
         w_older = risk * ((pop.age >= 18) & (pop.age < 21))
@@ -163,7 +159,7 @@ class UmeaModel(mesa.Model):
         peripheral = self._weighted(rng, w_close, max(n_close - n_youth_members, 0))
         w_norm = risk * rc.age_profile(pop.age, p["entry_age_peak"], p["entry_age_sd"])
         w_norm[members] = w_norm[peripheral] = 0
-        n_norm = int(round(0.06 * (pop.age >= 10).sum()))
+        n_norm = int(round(INITIAL_NORM_BREAKING * (pop.age >= 10).sum()))
         norm = self._weighted(rng, w_norm, n_norm)
         self.stage[norm] = NORM_BREAKING
         self.stage[peripheral] = PERIPHERAL
@@ -224,8 +220,7 @@ class UmeaModel(mesa.Model):
         self._flows = np.zeros((self.city.n_districts, len(FLOW_INDEX)), np.int32)
         self._update_places()
         self._update_risk()
-        for iv in self.interventions:
-            iv.step(self)
+        self.measures.step(self)
         self._transitions()
         self._network_turnover()
         self._record()
@@ -252,8 +247,10 @@ class UmeaModel(mesa.Model):
     def _update_risk(self) -> None:
         p, pop = self.p, self.pop
         u = self.streams["risk"].random(pop.x.shape, dtype=F32)
-        update_risk(pop.x, pop.mu, self.net.peer_weights, peer_weight(pop.age),
-                    p["risk_relaxation_rate"], p["peer_influence_rate"], p["risk_noise_sd"], u)
+        pull = peer_pull(self.net.peer_weights, pop.age, p["peer_influence_rate"])
+        mu = np.clip(pop.mu + self.mu_shift, 0.0, 1.0)
+        update_risk(pop.x, mu, self.net.peer_weights, pull, p["risk_relaxation_rate"],
+                    p["risk_noise_sd"], u)
         hit = self.streams["shock"].random(pop.n, dtype=F32) < rc.weekly_prob(p["shock_rate"])
         apply_shocks(pop.x, hit, p["shock_size"])
 
@@ -348,9 +345,10 @@ class UmeaModel(mesa.Model):
     def _apply(self, idx: np.ndarray, new_stage: int, flow: str) -> None:
         self.stage[idx] = new_stage
         self.years_in_stage[idx] = 0
-        self._count(flow, idx)
+        self.count_flow(flow, idx)
 
-    def _count(self, flow: str, idx: np.ndarray) -> None:
+    def count_flow(self, flow: str, idx: np.ndarray) -> None:
+        """Add the youths `idx` to this week's flow `flow`, by district."""
         self._flows[:, FLOW_INDEX[flow]] += np.bincount(self.pop.district[idx],
                                                         minlength=self.city.n_districts)
 
@@ -373,8 +371,8 @@ class UmeaModel(mesa.Model):
         self.stage[cand] = PERIPHERAL
         self.years_in_stage[cand] = 0
         for k, name in enumerate(rc.LAYERS):
-            self._count(f"recruited_{name}", cand[layer == k])
-        self._count("recruited_u18", cand[self.pop.age[cand] < 18])
+            self.count_flow(f"recruited_{name}", cand[layer == k])
+        self.count_flow("recruited_u18", cand[self.pop.age[cand] < 18])
 
     def _promote(self, idx: np.ndarray) -> None:
         """Peripheral youths who become network members."""
@@ -384,8 +382,8 @@ class UmeaModel(mesa.Model):
         self.years_in_stage[idx] = 0
         rng = self.streams.fresh("promote", self.week)
         self.member_id[idx] = self._add_members(self.pop.age[idx], self.pop.district[idx], idx, rng)
-        self._count("new_members", idx)
-        self._count("new_members_u18", idx[self.pop.age[idx] < 18])
+        self.count_flow("new_members", idx)
+        self.count_flow("new_members_u18", idx[self.pop.age[idx] < 18])
 
     def _leave(self, idx: np.ndarray) -> None:
         """Youths who leave the periphery or the network for good."""
@@ -401,9 +399,6 @@ class UmeaModel(mesa.Model):
         net, p = self.network, self.p
         rng = self.streams.fresh("turnover", self.week)
         net.turnover(rng.random(net.n), rng.random(net.n), p, self.incapacitation_mult)
-        youth_out = np.flatnonzero((net.youth >= 0) & (net.status == rc.INACTIVE))
-        if youth_out.size:  # a youth member who left the network through adult-exit never happens
-            pass
         k = rng.poisson(p["adult_inflow_rate"] / 52.0)
         if k:
             ages = 20.0 + np.minimum(rng.exponential(6.0, k), 25.0)
@@ -426,14 +421,13 @@ class UmeaModel(mesa.Model):
         self.recruiter[leavers] = -1
         self.member_id[leavers] = -1
         self.detected[leavers] = False
-        self.reset_modifiers(leavers)
+        self.participation[leavers] = self.streams.fresh("participation", year).random(pop.n)[leavers]
         moving = np.flatnonzero(np.isin(pop.cohort, (6, 16, 19)) & ~np.isin(np.arange(pop.n), leavers))
         assign_schools(pop, moving, self.city, rng)
         self._agent_of_slot[leavers] = Youth.create_agents(self, leavers.size, slot=leavers)
         self._build_networks(year)
         self._district_matrix()
-        for iv in self.interventions:
-            iv.new_year(self, leavers)
+        self.measures.new_year(self, leavers)
 
     def _agent_set(self, slots: np.ndarray) -> AgentSet:
         return AgentSet(list(self._agent_of_slot[slots]), random=self.random)

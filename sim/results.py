@@ -124,3 +124,103 @@ def network_table(rec: Recorder, start_year: int) -> pd.DataFrame:
     for k, name in enumerate(NETWORK_SERIES):
         df[name] = rec.network[:, k]
     return df
+
+
+# ---- writing a run's results -------------------------------------------------------------------
+
+def git_commit() -> str | None:
+    """The commit of the source tree the package runs from (with '+dirty'), or None."""
+    import subprocess
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--", "."],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("+dirty" if dirty else "")
+
+
+def manifest(scenarios: list, seed: int, replicate_seeds: list[int], params: dict,
+             command: str) -> dict:
+    """What a result depends on: scenarios (with hashes), parameters, seeds and versions."""
+    import platform
+    from datetime import UTC, datetime
+
+    import mesa
+    import scipy
+
+    import sim
+
+    return {
+        "command": command,
+        "scenarios": [{"name": s.name, "file": s.source_file, "sha256": s.digest(),
+                       "resolved": s.model_dump(exclude={"interventions"}),
+                       "interventions": [iv.id for iv in s.specs()]} for s in scenarios],
+        "parameters": params,
+        "seed": seed,
+        "replicate_seeds": replicate_seeds,
+        "package_version": sim.__version__,
+        "git_commit": git_commit(),
+        "versions": {"python": platform.python_version(), "numpy": np.__version__,
+                     "scipy": scipy.__version__, "mesa": mesa.__version__, "pandas": pd.__version__},
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _atomic(path, write) -> None:
+    """Write via a temporary file and rename, so a failure never leaves half a file."""
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_table(df: pd.DataFrame, path) -> None:
+    """Parquet or CSV by suffix, atomically."""
+    from pathlib import Path
+
+    if Path(path).suffix == ".parquet":
+        _atomic(path, lambda p: df.to_parquet(p, index=False))
+    else:
+        _atomic(path, lambda p: df.to_csv(p, index=False))
+
+
+def write_json(obj: dict, path) -> None:
+    import json
+
+    def _w(p):
+        with open(p, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=2, ensure_ascii=False, default=str)
+    _atomic(path, _w)
+
+
+def runs_tables(runs: list, districts: tuple[str, ...], start_year: int) -> dict[str, pd.DataFrame]:
+    """Tidy tables over all runs (columns scenario, replicate, seed first)."""
+    def tag(df: pd.DataFrame, run) -> pd.DataFrame:
+        df.insert(0, "seed", run.seed)
+        df.insert(0, "replicate", run.replicate)
+        df.insert(0, "scenario", run.scenario)
+        return df
+
+    def cat(fn) -> pd.DataFrame:
+        return pd.concat([tag(fn(r.recorder), r) for r in runs], ignore_index=True)
+
+    summary = pd.DataFrame([{"scenario": r.scenario, "replicate": r.replicate, "seed": r.seed,
+                             **summarise(r.recorder)} for r in runs])
+    ledger = pd.DataFrame([{"scenario": r.scenario, "replicate": r.replicate, **row}
+                           for r in runs for row in r.ledger])
+    return {
+        "stages": cat(lambda rec: stage_table(rec, districts, start_year)),
+        "flows": cat(lambda rec: flow_table(rec, districts, start_year)),
+        "risk": cat(lambda rec: risk_table(rec, districts, start_year)),
+        "network": cat(lambda rec: network_table(rec, start_year)),
+        "summary": summary,
+        "interventions": ledger,
+    }

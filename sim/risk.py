@@ -39,24 +39,31 @@ def risk_index(x: np.ndarray, betas: np.ndarray) -> np.ndarray:
     return x @ betas
 
 
-def update_risk(x: np.ndarray, mu: np.ndarray, w_peer: sp.csr_array, age_w: np.ndarray,
-                kappa: float, eta: float, sigma: float, u: np.ndarray) -> None:
-    """One weekly step of the risk factors, in place.
+def update_risk(x: np.ndarray, mu: np.ndarray, w_peer: sp.csr_array, pull: np.ndarray,
+                kappa: float, sigma: float, u: np.ndarray) -> None:
+    """One weekly step of the risk factors, in place (float32 throughout).
 
-    `u` holds uniforms in [0, 1) of x's shape; noise is (u − ½)·√12·σ (mean 0, sd σ), which costs
-    a fifth of normal draws. Youths with no friends feel no peer pull (their row of w_peer is 0).
+    `pull` is η·w(age) per youth (0 for youths without friends); `u` holds uniforms in [0, 1)
+    of x's shape and is overwritten: noise is (u − ½)·√12·σ, mean 0 and sd σ, a fifth of the
+    cost of normal draws.
     """
-    x_old_peer = x[:, :PEER_FACTORS]
-    peer_mean = w_peer @ x_old_peer
-    has_friends = (w_peer.indptr[1:] > w_peer.indptr[:-1])
-    pull = (eta * age_w * has_friends).astype(np.float32)[:, None]
-    delta = kappa * (mu - x)
-    delta[:, :PEER_FACTORS] += pull * (peer_mean - x_old_peer)
+    peer = w_peer @ x[:, :PEER_FACTORS]
+    peer -= x[:, :PEER_FACTORS]
+    peer *= pull[:, None]
     u -= np.float32(0.5)
     u *= np.float32(sigma) * SQRT12
-    delta += u
-    x += delta
+    mu_gap = mu - x
+    mu_gap *= np.float32(kappa)
+    x += mu_gap
+    x += u
+    x[:, :PEER_FACTORS] += peer
     np.clip(x, 0.0, 1.0, out=x)
+
+
+def peer_pull(w_peer: sp.csr_array, age: np.ndarray, eta: float) -> np.ndarray:
+    """η·w(age) for youths with friends, 0 for the others (float32)."""
+    has_friends = np.diff(w_peer.indptr) > 0
+    return (np.float32(eta) * peer_weight(age) * has_friends).astype(np.float32)
 
 
 def apply_shocks(x: np.ndarray, hit: np.ndarray, size: float) -> None:

@@ -27,7 +27,7 @@ LABELS = {
         "sigma": "σ (sd of elementary effects)", "sobol_title": "Sobol indices: {out}",
         "S1": "first order S1", "ST": "total ST", "index": "sensitivity index",
         "ci": "bars: {level:.0%} confidence interval", "spearman_title": "Rank correlation: {out}",
-        "rho": "Spearman ρ",
+        "rho": "Spearman ρ", "ci_mu": "μ* with {level:.0%} confidence interval",
     },
     "sv": {
         "morris_title": "Morris-screening: {out}",
@@ -36,6 +36,7 @@ LABELS = {
         "sobol_title": "Sobolindex: {out}", "S1": "första ordningen S1", "ST": "totalindex ST",
         "index": "känslighetsindex", "ci": "staplar: {level:.0%} konfidensintervall",
         "spearman_title": "Rangkorrelation: {out}", "rho": "Spearmans ρ",
+        "ci_mu": "μ* med {level:.0%} konfidensintervall",
     },
 }
 
@@ -113,13 +114,15 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
 
 
-def plot_morris(table: pd.DataFrame, out: str, path: Path, lang: str = "en") -> None:
+def plot_morris(table: pd.DataFrame, out: str, path: Path, lang: str = "en",
+                conf_level: float = 0.95) -> None:
     """μ*–σ scatter for one output, points labelled with parameter names."""
     import matplotlib.pyplot as plt
 
     lab, d = LABELS[lang], table[table["output"] == out]
     fig, ax = plt.subplots(figsize=(7, 5.5))
-    ax.errorbar(d["mu_star"], d["sigma"], xerr=d["mu_star_conf"], fmt="o", capsize=3)
+    ax.errorbar(d["mu_star"], d["sigma"], xerr=d["mu_star_conf"], fmt="o", capsize=3,
+                label=lab["ci_mu"].format(level=conf_level))
     for _, r in d.iterrows():
         ax.annotate(r["parameter"], (r["mu_star"], r["sigma"]), fontsize=8,
                     xytext=(4, 3), textcoords="offset points")
@@ -128,6 +131,7 @@ def plot_morris(table: pd.DataFrame, out: str, path: Path, lang: str = "en") -> 
     ax.set(xlabel=lab["mu_star"], ylabel=lab["sigma"], title=lab["morris_title"].format(out=out))
     ax.set_xlim(left=0)
     ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8, loc="upper left")
     _save(fig, path)
 
 
@@ -205,7 +209,8 @@ def _plot_all(tables: dict[str, pd.DataFrame], columns: list[str], folder: Path,
               conf_level: float) -> None:
     for col in columns:
         if "morris" in tables:
-            plot_morris(tables["morris"], col, folder / f"morris_{_slug(col)}.png", lang)
+            plot_morris(tables["morris"], col, folder / f"morris_{_slug(col)}.png", lang,
+                        conf_level)
         if "sobol" in tables and "S1" in tables["sobol"]:
             d = tables["sobol"].dropna(subset=["S1"])
             if (d["output"] == col).any():

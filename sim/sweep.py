@@ -55,13 +55,15 @@ FORMAT_VERSION = 1
 
 def ishigami_summary(scenario: str | None, overrides: Mapping[str, float],
                      seed: int) -> dict[str, float]:
-    """Ishigami test function y = sin x1 + a sin² x2 + b x3⁴ sin x1 (+ seeded noise)."""
+    """Ishigami test function y = sin x1 + a sin² x2 + b x3⁴ sin x1 + noise.
+
+    `noise` = noise_sd · N(0, 1) drawn from `seed` (0 by default); also returned as an output.
+    """
     p = {n: s.value for n, s in model_parameters("ishigami").items()} | dict(overrides)
-    y = math.sin(p["x1"]) + p["a"] * math.sin(p["x2"]) ** 2 + p["b"] * p["x3"] ** 4 * math.sin(
-        p["x1"])
-    if p["noise_sd"] > 0:
-        y += p["noise_sd"] * float(np.random.default_rng(seed).standard_normal())
-    return {"y": y}
+    noise = p["noise_sd"] * float(np.random.default_rng(seed).standard_normal())
+    s1 = math.sin(p["x1"])
+    y = s1 + p["a"] * math.sin(p["x2"]) ** 2 + p["b"] * p["x3"] ** 4 * s1 + noise
+    return {"y": y, "noise": noise}
 
 
 def _model_function(model: str) -> Evaluate:
@@ -397,11 +399,24 @@ def _sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _scenario_digest(model: str, path: Path) -> str:
+    """Digest of a scenario: for uvts the resolved scenario (parents included) and the parameter
+    file (`Scenario.digest`, which also validates it); otherwise the file's bytes."""
+    if model == "uvts":
+        try:
+            load_scenario = importlib.import_module("sim.scenario").load_scenario
+        except (ImportError, AttributeError):
+            pass
+        else:
+            return load_scenario(path).digest()
+    return _sha256_file(path)
+
+
 def input_fingerprint(exp: Experiment) -> dict[str, Any]:
-    """Hashes of what the runs depend on besides the experiment: scenario files and defaults."""
+    """Hashes of what the runs depend on besides the experiment: scenarios and defaults."""
     params = {n: p.value for n, p in sorted(model_parameters(exp.model).items())}
     text = json.dumps(params, sort_keys=True)
-    return {"scenario_sha256": {str(lab): _sha256_file(p) for lab, p in
+    return {"scenario_sha256": {str(lab): _scenario_digest(exp.model, p) for lab, p in
                                 zip(exp.labels, exp.scenarios, strict=True)},
             "parameter_defaults_sha256": hashlib.sha256(text.encode()).hexdigest()}
 
@@ -467,9 +482,15 @@ def _check_same(old: dict[str, Any], exp: Experiment, out: Path) -> None:
         raise InputError(where, "experiment", "the experiment this directory was started with "
                          f"(changed: {', '.join(changed)}); use another --out directory or "
                          "delete this one")
-    if old.get("inputs") != input_fingerprint(exp):
-        raise InputError(where, "inputs", "unchanged scenario files and parameter defaults since "
-                         "this directory was started; use another --out directory or delete it")
+    new_inputs, old_inputs = input_fingerprint(exp), old.get("inputs", {})
+    if old_inputs != new_inputs:
+        changed = [f"scenario '{k}'" for k, v in new_inputs["scenario_sha256"].items()
+                   if old_inputs.get("scenario_sha256", {}).get(k) != v]
+        if old_inputs.get("parameter_defaults_sha256") != new_inputs["parameter_defaults_sha256"]:
+            changed.append("parameter defaults")
+        raise InputError(where, "inputs", "the scenario files and parameter file this directory "
+                         f"was started with (changed: {', '.join(changed) or 'format'}); use "
+                         "another --out directory or delete it")
 
 
 def prepare_out_dir(exp: Experiment, out: Path) -> tuple[dict[str, Any], pd.DataFrame]:

@@ -1,0 +1,34 @@
+"""Display labels in English and Swedish for figures and tables."""
+
+from __future__ import annotations
+
+LABELS = {
+    "en": {
+        "none": "None", "norm_breaking": "Norm-breaking", "peripheral": "Peripheral (errands)",
+        "member": "Network member", "exited": "Exited", "active_members": "Active network members",
+        "year": "Year", "youths": "Youths", "persons": "Persons",
+        "stages_title": "Involvement over time: median and 90% band over {n} replicates",
+        "difference": "Difference ({b} − {a})", "recruits": "New recruits (stage 2) per year",
+        "cumulative_recruits": "Cumulative new recruits", "prevented": "Recruits prevented",
+        "close": "Youths 13-19 close to the criminal environment",
+        "counterfactual_title": "{b} compared with {a}: median and 90% band over {n} paired runs",
+        "department": "Department", "contribution": "Recruits prevented by the department",
+    },
+    "sv": {
+        "none": "Ingen", "norm_breaking": "Normbrytande", "peripheral": "Perifer (springpojke)",
+        "member": "Nätverksmedlem", "exited": "Lämnat", "active_members": "Aktiva nätverksmedlemmar",
+        "year": "År", "youths": "Unga", "persons": "Personer",
+        "stages_title": "Involvering över tid: median och 90 %-band över {n} körningar",
+        "difference": "Skillnad ({b} − {a})", "recruits": "Nyrekryterade (steg 2) per år",
+        "cumulative_recruits": "Ackumulerat antal nyrekryterade", "prevented": "Förhindrade rekryteringar",
+        "close": "Unga 13-19 år nära den kriminella miljön",
+        "counterfactual_title": "{b} jämfört med {a}: median och 90 %-band över {n} parade körningar",
+        "department": "Förvaltning", "contribution": "Förhindrade rekryteringar per förvaltning",
+    },
+}
+
+
+def label(key: str, lang: str = "en", **fmt: object) -> str:
+    """The label for `key` in `lang` ('en' or 'sv'), formatted with `fmt`."""
+    text = LABELS.get(lang, LABELS["en"]).get(key, key)
+    return text.format(**fmt) if fmt else text
