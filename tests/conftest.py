@@ -1,0 +1,28 @@
+"""Shared fixtures: small, fixed-seed models reused across tests to keep the suite fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sim.model import UmeaModel
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+
+
+@pytest.fixture(scope="session")
+def baseline_run() -> UmeaModel:
+    """A full 10-year baseline run at default parameters (seed 11)."""
+    model = UmeaModel(seed=11, years=10)
+    model.run()
+    return model
+
+
+@pytest.fixture(scope="session")
+def short_run() -> UmeaModel:
+    """Two years at default parameters (seed 5), crossing one school-year boundary."""
+    model = UmeaModel(seed=5, years=2)
+    model.run()
+    return model

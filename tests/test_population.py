@@ -1,0 +1,85 @@
+"""The synthetic population matches the documented margins of Umeå (sim/data/umea.yaml)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.population import build_population, load_city
+
+SEEDS = (1, 2, 3)
+
+
+@pytest.fixture(scope="module", params=SEEDS)
+def pop(request):
+    return build_population(request.param)
+
+
+def test_about_17000_aged_10_to_20(pop):
+    n = int(((pop.cohort >= 10) & (pop.cohort <= 20)).sum())
+    assert 16_500 <= n <= 17_500
+
+
+def test_ages_span_preschool_to_20(pop):
+    assert pop.age.min() >= 3 and pop.age.max() < 21
+    assert set(np.unique(pop.cohort)) == set(range(3, 21))
+
+
+def test_child_economic_vulnerability_about_6_6_percent(pop):
+    share = pop.econ_flag[pop.cohort <= 17].mean()
+    assert share == pytest.approx(0.066, abs=0.01)
+
+
+def test_economic_vulnerability_higher_in_north_east(pop):
+    city = load_city()
+    ne = np.isin(pop.district, [city.districts.index(d) for d in ("Ålidhem", "Ersboda", "Mariehem")])
+    assert pop.econ_flag[ne].mean() > 1.5 * pop.econ_flag[~ne].mean()
+
+
+def test_year9_not_eligible_about_11_percent(pop):
+    # "not eligible for upper secondary" = school-failure score above 0.5 in year 9 (age 15)
+    share = (pop.x[pop.cohort == 15, 0] > 0.5).mean()
+    assert 0.08 <= share <= 0.14
+
+
+def test_classes_of_about_20(pop):
+    school_age = (pop.cohort >= 6) & (pop.cohort <= 18)
+    sizes = np.bincount(pop.klass[school_age])
+    sizes = sizes[sizes > 0]
+    assert 18.5 <= sizes.mean() <= 21.5
+    assert sizes.max() <= 32
+
+
+def test_siblings_share_district_and_household_traits(pop):
+    hh = pop.household
+    order = np.argsort(hh, kind="stable")
+    same = hh[order][1:] == hh[order][:-1]
+    a, b = order[1:][same], order[:-1][same]
+    assert same.sum() > 3000  # many youths have a sibling
+    assert (pop.district[a] == pop.district[b]).all()
+    assert (pop.econ_flag[a] == pop.econ_flag[b]).all()
+
+
+def test_schools_by_age(pop):
+    assert (pop.school[pop.cohort >= 19] == -1).all()
+    assert (pop.school[pop.cohort <= 18] >= 0).all()
+    upper = pop.school_type[pop.school[(pop.cohort >= 16) & (pop.cohort <= 18)]]
+    assert (upper == 2).all()
+
+
+def test_same_seed_same_population():
+    a, b = build_population(7), build_population(7)
+    assert np.array_equal(a.x, b.x) and np.array_equal(a.household, b.household)
+    c = build_population(8)
+    assert not np.array_equal(a.x, c.x)
+
+
+def test_yearly_ageing_keeps_cohorts(short_run):
+    """After a school-year change the oldest left, a cohort entered, sizes stay on target."""
+    model = short_run
+    city = model.city
+    counts = np.bincount(model.pop.cohort, minlength=21)
+    for age in range(3, 21):
+        assert counts[age] == pytest.approx(city.cohort_size[age], abs=60)
+    assert model.pop.age.max() < 22 and model.pop.cohort.max() == 20
+    assert len(model.agents) == model.pop.n
