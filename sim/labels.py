@@ -11,7 +11,8 @@ LABELS = {
         "difference": "Difference ({b} − {a})", "recruits": "New recruits (stage 2) per year",
         "cumulative_recruits": "Cumulative new recruits", "prevented": "Recruits prevented",
         "close": "Youths 13-19 close to the criminal environment",
-        "counterfactual_title": "{b} compared with {a}: median and 90% band over {n} paired runs",
+        "counterfactual_title": "{a} compared with {b}: median and 90% band over {n} paired runs",
+        "prevented_by": "Recruits prevented by {a} compared with {b} (paired difference)",
         "department": "Department", "contribution": "Recruits prevented by the department",
     },
     "sv": {
@@ -22,7 +23,8 @@ LABELS = {
         "difference": "Skillnad ({b} − {a})", "recruits": "Nyrekryterade (steg 2) per år",
         "cumulative_recruits": "Ackumulerat antal nyrekryterade", "prevented": "Förhindrade rekryteringar",
         "close": "Unga 13-19 år nära den kriminella miljön",
-        "counterfactual_title": "{b} jämfört med {a}: median och 90 %-band över {n} parade körningar",
+        "counterfactual_title": "{a} jämfört med {b}: median och 90 %-band över {n} parade körningar",
+        "prevented_by": "Rekryteringar som {a} förhindrar jämfört med {b} (parad skillnad)",
         "department": "Förvaltning", "contribution": "Förhindrade rekryteringar per förvaltning",
     },
 }

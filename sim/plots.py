@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -19,6 +21,7 @@ COLOURS = ("#1b6ca8", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d96a3")
 
 def _style(ax: plt.Axes) -> None:
     ax.spines[["top", "right"]].set_visible(False)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(axis="y", alpha=0.3)
 
 
@@ -62,35 +65,33 @@ def stage_trajectories(stages: pd.DataFrame, network: pd.DataFrame, path: Path |
     return path
 
 
-def yearly(values: pd.DataFrame, col: str) -> pd.DataFrame:
-    """Sum a weekly column to calendar years per replicate."""
-    return values.groupby(["replicate", "year"], as_index=False)[col].sum()
-
-
-def counterfactual(a: pd.DataFrame, b: pd.DataFrame, name_a: str, name_b: str,
+def counterfactual(first: pd.DataFrame, other: pd.DataFrame, name_first: str, name_other: str,
                    path: Path | str, lang: str = "en") -> Path:
-    """Both scenarios' cumulative recruits with bands, and the paired difference with its band.
+    """Both scenarios' cumulative recruits with 90% bands, and the paired difference
+    (recruits prevented by the first scenario) with its band.
 
-    `a` and `b` hold columns replicate, year, recruits (weekly sums already per year)."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
-    cum = {}
-    for df, name, colour in ((a, name_a, COLOURS[0]), (b, name_b, COLOURS[1])):
-        c = df.sort_values("year").assign(cum=lambda d: d.groupby("replicate")["recruits"].cumsum())
-        cum[name] = c
-        _fill(ax1, band(c, "year", "cum"), colour, name)
+    `first` and `other` hold columns replicate, time (decimal year) and recruits (per week)."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5))
+    cum = []
+    for df, name, colour in ((other, name_other, COLOURS[1]), (first, name_first, COLOURS[0])):
+        c = df.sort_values(["replicate", "time"])
+        c = c.assign(cum=c.groupby("replicate")["recruits"].cumsum())
+        cum.append(c)
+        _fill(ax1, band(c, "time", "cum"), colour, name)
     ax1.set_title(label("cumulative_recruits", lang))
     ax1.set_xlabel(label("year", lang))
-    ax1.legend(frameon=False)
+    ax1.legend(frameon=False, loc="upper left")
     _style(ax1)
-    diff = cum[name_b].merge(cum[name_a], on=["replicate", "year"], suffixes=("_b", "_a"))
-    diff["d"] = diff["cum_b"] - diff["cum_a"]
-    _fill(ax2, band(diff, "year", "d"), COLOURS[2], label("difference", lang, a=name_a, b=name_b))
+    diff = cum[0].merge(cum[1], on=["replicate", "time"], suffixes=("_other", "_first"))
+    diff["d"] = diff["cum_other"] - diff["cum_first"]
+    _fill(ax2, band(diff, "time", "d"), COLOURS[2], "")
     ax2.axhline(0, color="black", linewidth=0.8)
-    ax2.set_title(label("difference", lang, a=name_a, b=name_b))
+    ax2.set_title(textwrap.fill(label("prevented_by", lang, a=name_first, b=name_other), 60))
     ax2.set_xlabel(label("year", lang))
     _style(ax2)
     n = diff["replicate"].nunique()
-    fig.suptitle(label("counterfactual_title", lang, a=name_a, b=name_b, n=n), fontsize=12)
+    title = label("counterfactual_title", lang, a=name_first, b=name_other, n=n)
+    fig.suptitle(textwrap.fill(title, 110), fontsize=12)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=150)

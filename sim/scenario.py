@@ -86,8 +86,10 @@ def _absolute_uses(raw: dict[str, Any], path: Path) -> None:
 
 
 def _merge(parent: dict[str, Any], child: dict[str, Any], where: str) -> dict[str, Any]:
-    out = {**parent, **{k: v for k, v in child.items() if k not in ("parameters", "interventions",
-                                                                    "remove", "extends")}}
+    own = ("name", "title", "title_sv", "description")  # a child names and describes itself
+    out = {k: v for k, v in parent.items() if k not in own}
+    out.update({k: v for k, v in child.items()
+                if k not in ("parameters", "interventions", "remove", "extends")})
     out["parameters"] = {**parent.get("parameters", {}), **(child.get("parameters") or {})}
     drop = set(child.get("remove") or [])
     unknown = drop - {iv.get("id") for iv in parent.get("interventions", [])}
