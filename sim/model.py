@@ -19,26 +19,34 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import mesa
-from mesa.agent import AgentSet
 import numpy as np
 import scipy.sparse as sp
+from mesa.agent import AgentSet
 
 from sim import recruitment as rc
 from sim.interventions import InterventionSet, InterventionSpec
 from sim.networks import Networks, build_networks
 from sim.params import resolve
-from sim.population import City, Population, assign_schools, build_population, load_city, \
-    replace_leavers
+from sim.population import (
+    City,
+    Population,
+    assign_schools,
+    build_population,
+    load_city,
+    replace_leavers,
+)
 from sim.recruitment import EXITED, MEMBER, NONE, NORM_BREAKING, PERIPHERAL, CriminalNetwork
 from sim.results import FLOW_INDEX, NETWORK_SERIES, Recorder
 from sim.risk import FACTORS, apply_shocks, peer_pull, update_risk
-from sim.rng import Streams
+from sim.rng import Streams, entity_keys, keyed_uniform
 
 F32 = np.float32
 RISK_EVERY = 4  # weeks between records of mean risk factors
 # Share of youths aged 10-20 at stage 1 at the start: the level the baseline settles at
 # (≈6.5% of 13-19-year-olds; Brå 2022: ≈5% of 15-20-year-olds suspected a year).
 INITIAL_NORM_BREAKING = 0.045
+# kinds of entity keys (sim.rng.entity_keys): members and youngsters draw from their own keys
+KEY_INITIAL_ADULT, KEY_INITIAL_YOUTH, KEY_PROMOTED, KEY_INFLOW, KEY_ASSIGN = range(5)
 BETA_NAMES = tuple(f"beta_{f}" for f in FACTORS)
 
 
@@ -168,10 +176,12 @@ class UmeaModel(mesa.Model):
         self.years_in_stage[self.stage == NONE] = 0
         n_adult = n_members - members.size
         adult_age = 21.0 + np.minimum(rng.exponential(7.0, n_adult), 25.0)
-        self._add_members(adult_age, self._adult_districts(rng, n_adult), -np.ones(n_adult, int), rng)
+        self._add_members(adult_age, self._adult_districts(rng, n_adult), -np.ones(n_adult, int),
+                          self._keys(KEY_INITIAL_ADULT, np.arange(n_adult)))
         self.member_id[members] = self._add_members(pop.age[members], pop.district[members],
-                                                    members, rng)
-        self.recruiter[peripheral] = self._assign_recruiters(peripheral.size, rng)
+                                                    members, self._keys(KEY_INITIAL_YOUTH, members))
+        self.recruiter[peripheral] = self._assign_recruiters(
+            keyed_uniform(self._keys(KEY_ASSIGN, peripheral), -1))
 
     @staticmethod
     def _weighted(rng: np.random.Generator, w: np.ndarray, k: int) -> np.ndarray:
@@ -188,21 +198,33 @@ class UmeaModel(mesa.Model):
         w = self.city.visibility * self.city.youth_share
         return rng.choice(self.city.n_districts, size=k, p=w / w.sum())
 
-    def _add_members(self, age: np.ndarray, district: np.ndarray, youth: np.ndarray,
-                     rng: np.random.Generator) -> np.ndarray:
-        wanted = rc.wanted_youngers(self.p["youngers_per_recruiter"], rng.random((len(age), 3)))
-        return self.network.add(age, district, wanted, youth).astype(np.int32)
+    def _keys(self, kind: int, *ids: np.ndarray | int) -> np.ndarray:
+        return entity_keys(self.seed_value, kind, *ids)
 
-    def _assign_recruiters(self, k: int, rng: np.random.Generator) -> np.ndarray:
-        """Recruiters for k new youngers: distinct open slots drawn at random (-1 if none)."""
-        out = np.full(k, -1, np.int32)
-        if k == 0:
-            return out
+    def _add_members(self, age: np.ndarray, district: np.ndarray, youth: np.ndarray,
+                     key: np.ndarray) -> np.ndarray:
+        """New member records; their wants and all later draws come from their own keys."""
+        u = np.stack([keyed_uniform(key, -1 - j) for j in range(3)], axis=1)
+        wanted = rc.wanted_youngers(self.p["youngers_per_recruiter"], u)
+        return self.network.add(age, district, wanted, youth, key).astype(np.int32)
+
+    def _assign_recruiters(self, u: np.ndarray) -> np.ndarray:
+        """Recruiters for new youngers (one uniform each): distinct open slots, -1 if none left.
+
+        Each youngster takes the open slot at position ⌊u·open⌋ of the members' open slots;
+        clashes move to the next free slot."""
+        out = np.full(u.size, -1, np.int32)
         open_ = self.network.open_slots(self._youngers(), self.p["recruiter_max_age"])
-        slots = np.repeat(np.arange(self.network.n), open_)
-        take = min(k, slots.size)
-        if take:
-            out[:take] = slots[rng.choice(slots.size, size=take, replace=False)]
+        total = int(open_.sum())
+        take = min(u.size, total)
+        if take == 0:
+            return out
+        order = np.argsort(u[:take], kind="stable")
+        pos = np.floor(u[:take][order] * total).astype(np.int64)
+        pos = np.maximum.accumulate(pos - np.arange(take)) + np.arange(take)  # distinct, sorted
+        pos = np.minimum(pos, total - take + np.arange(take))
+        owner = np.searchsorted(np.cumsum(open_), pos, side="right")
+        out[order] = owner
         return out
 
     def _youngers(self) -> np.ndarray:
@@ -367,7 +389,8 @@ class UmeaModel(mesa.Model):
         c = contacts
         cum = np.cumsum(c, axis=0) / np.maximum(c.sum(axis=0), 1e-30)
         layer = (u_layer[cand] > cum).sum(axis=0).clip(0, len(rc.LAYERS) - 1)
-        self.recruiter[cand] = self._assign_recruiters(cand.size, self.streams.fresh("assign", self.week))
+        self.recruiter[cand] = self._assign_recruiters(
+            keyed_uniform(self._keys(KEY_ASSIGN, cand), self.week))
         self.stage[cand] = PERIPHERAL
         self.years_in_stage[cand] = 0
         for k, name in enumerate(rc.LAYERS):
@@ -380,8 +403,8 @@ class UmeaModel(mesa.Model):
             return
         self.stage[idx] = MEMBER
         self.years_in_stage[idx] = 0
-        rng = self.streams.fresh("promote", self.week)
-        self.member_id[idx] = self._add_members(self.pop.age[idx], self.pop.district[idx], idx, rng)
+        key = self._keys(KEY_PROMOTED, idx, self.week)
+        self.member_id[idx] = self._add_members(self.pop.age[idx], self.pop.district[idx], idx, key)
         self.count_flow("new_members", idx)
         self.count_flow("new_members_u18", idx[self.pop.age[idx] < 18])
 
@@ -397,12 +420,13 @@ class UmeaModel(mesa.Model):
 
     def _network_turnover(self) -> None:
         net, p = self.network, self.p
-        rng = self.streams.fresh("turnover", self.week)
-        net.turnover(rng.random(net.n), rng.random(net.n), p, self.incapacitation_mult)
+        net.turnover(self.week, p, self.incapacitation_mult)
+        rng = self.streams.fresh("inflow", self.week)
         k = rng.poisson(p["adult_inflow_rate"] / 52.0)
         if k:
             ages = 20.0 + np.minimum(rng.exponential(6.0, k), 25.0)
-            self._add_members(ages, self._adult_districts(rng, k), -np.ones(k, int), rng)
+            self._add_members(ages, self._adult_districts(rng, k), -np.ones(k, int),
+                              self._keys(KEY_INFLOW, self.week, np.arange(k)))
 
     # ---- the yearly school-year transition ----------------------------------------------------
     def _new_school_year(self) -> None:

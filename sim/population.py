@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from sim.risk import FACTOR_INDEX, FACTORS
+from sim.risk import FACTOR_INDEX
 
 CITY_FILE = Path(__file__).with_name("data") / "umea.yaml"
 MIN_AGE, MAX_AGE = 3, 20

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.rng import keyed_uniform
+
 NONE, NORM_BREAKING, PERIPHERAL, MEMBER, EXITED = range(5)
 STAGES = ("none", "norm_breaking", "peripheral", "member", "exited")
 LAYERS = ("peer", "sibling", "school", "place")
@@ -56,14 +58,15 @@ class CriminalNetwork:
     youth: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     status: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
     release: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    key: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
 
     @property
     def n(self) -> int:
         return self.age.size
 
     def add(self, age: np.ndarray, district: np.ndarray, wanted: np.ndarray,
-            youth: np.ndarray) -> np.ndarray:
-        """Append active members; return their record indices."""
+            youth: np.ndarray, key: np.ndarray) -> np.ndarray:
+        """Append active members with their stable random keys; return their record indices."""
         k = len(age)
         idx = np.arange(self.n, self.n + k)
         self.age = np.r_[self.age, np.asarray(age, np.float32)]
@@ -72,6 +75,7 @@ class CriminalNetwork:
         self.youth = np.r_[self.youth, np.asarray(youth, np.int32)]
         self.status = np.r_[self.status, np.full(k, ACTIVE, np.int8)]
         self.release = np.r_[self.release, np.zeros(k, np.float32)]
+        self.key = np.r_[self.key, np.asarray(key, np.uint64)]
         return idx
 
     @property
@@ -83,9 +87,13 @@ class CriminalNetwork:
         can = self.active & (self.age <= max_age)
         return np.where(can, np.maximum(self.wanted - youngers, 0), 0).astype(np.int64)
 
-    def turnover(self, u: np.ndarray, sentence_u: np.ndarray, p: dict[str, float],
-                 incapacitation_mult: float) -> None:
-        """Weekly ageing, incarceration, release and adult exit. `u`, `sentence_u` ∈ [0,1)^n."""
+    def turnover(self, week: int, p: dict[str, float], incapacitation_mult: float) -> None:
+        """Weekly ageing, incarceration, release and adult exit.
+
+        Each member's draws come from its own key and the week (counter-based), so a member has
+        the same luck in every scenario, whatever the order or number of other members."""
+        u = keyed_uniform(self.key, 2 * week)
+        sentence_u = keyed_uniform(self.key, 2 * week + 1)
         self.age += np.float32(WEEK)
         jailed = self.status == INCARCERATED
         self.release[jailed] -= np.float32(WEEK)

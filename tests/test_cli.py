@@ -10,8 +10,6 @@ import pytest
 
 from sim.cli import main
 
-
-
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
 
