@@ -33,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sw.add_argument("--no-analyze", action="store_true", help="do not analyse after the sweep")
     sw.add_argument("--limit", type=int, default=None, metavar="N",
                     help="run at most N of the pending runs this time (trial runs)")
+    sw.add_argument("--recycle", type=int, default=None, metavar="N",
+                    help="replace each local worker process after N runs (if memory grows)")
     sw.add_argument("--lang", choices=("en", "sv"), default="en", help="language of plot labels")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     sw.set_defaults(handler=cmd_sweep)
@@ -53,7 +55,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         exp = load_experiment(args.experiment)
         out = args.out or DEFAULT_OUT / exp.name
         res = run_sweep(exp, out, workers=args.workers, dask=args.dask, limit=args.limit,
-                        progress=not args.quiet)
+                        progress=not args.quiet, recycle=args.recycle)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -449,7 +449,9 @@ class InterventionSet:
             self._cache_key = levels
             self._cache = self._universal_arrays(model, levels)
         mu, prot, log_e, log_r = self._cache
-        model.mu_shift[:] = mu
+        model.mu_shifted = bool(self.universal or self.programmes)
+        if model.mu_shifted:
+            model.mu_shift[:] = mu
         model.protection_boost[:] = prot
         np.exp(log_e, out=model.entry_mult)
         np.exp(log_r, out=model.recruit_mult)

@@ -42,6 +42,7 @@ from sim.rng import Streams, entity_keys, keyed_uniform
 
 F32 = np.float32
 RISK_EVERY = 4  # weeks between records of mean risk factors
+AGE_EVERY = 4   # weeks between refreshes of the age profiles
 # Share of youths aged 10-20 at stage 1 at the start: the level the baseline settles at
 # (≈6.5% of 13-19-year-olds; Brå 2022: ≈5% of 15-20-year-olds suspected a year).
 INITIAL_NORM_BREAKING = 0.045
@@ -56,6 +57,7 @@ class Youth(mesa.Agent):
     def __init__(self, model: UmeaModel, slot: int):
         super().__init__(model)
         self.slot = int(slot)
+        model.agent_of_slot[self.slot] = self
 
     @property
     def age(self) -> float:
@@ -115,6 +117,8 @@ class UmeaModel(mesa.Model):
         self.member_id = np.full(n, -1, np.int32)
         self.detected = np.zeros(n, bool)
         self.mu_shift = np.zeros_like(self.pop.mu)
+        self.mu_shifted = False  # set by the interventions when any baseline is shifted
+        self._age_cache: dict[str, np.ndarray] = {}
         self.protection_boost = np.zeros(n, F32)
         self.entry_mult, self.recruit_mult, self.desist_mult = (np.ones(n, F32) for _ in range(3))
         self.place_mult = np.ones(self.city.n_districts)
@@ -130,8 +134,8 @@ class UmeaModel(mesa.Model):
         self._initial_involvement()
         self._district_matrix()
         self.recorder = Recorder.allocate(self.years * 52, self.city.n_districts)
-        self._agent_of_slot = np.empty(n, object)
-        self._agent_of_slot[:] = Youth.create_agents(self, n, slot=np.arange(n))
+        self.agent_of_slot: list[Youth | None] = [None] * n  # a list: the GC sees through it
+        Youth.create_agents(self, n, slot=np.arange(n))
         self.measures = InterventionSet(list(interventions), self)
 
     # ---- set-up -------------------------------------------------------------------------
@@ -254,7 +258,29 @@ class UmeaModel(mesa.Model):
             self.step()
             if progress is not None:
                 progress(self.week)
+        self.release()
         return self.recorder
+
+    def _age_terms(self) -> dict[str, np.ndarray]:
+        """Age profiles of the hazards and of peer influence, refreshed every AGE_EVERY weeks
+        (ages move 1/52 a year a week; the profiles change little in a month)."""
+        if self.week % AGE_EVERY == 0 or not self._age_cache:
+            p, age = self.p, self.pop.age
+            self._age_cache = {
+                "entry": rc.age_profile(age, p["entry_age_peak"], p["entry_age_sd"]),
+                "recruit": rc.age_profile(age, p["recruit_age_peak"], p["recruit_age_sd"]),
+                "ramp": rc.late_teen_ramp(age),
+                "pull": peer_pull(self.net.peer_weights, age, p["peer_influence_rate"]),
+            }
+        return self._age_cache
+
+    def release(self) -> None:
+        """Let the model be garbage-collected once its run is over (called by `run`).
+
+        Mesa 3.x keeps every model as a key of the class-level id counter `Agent._ids`, so a
+        process that runs many models (sweeps) would otherwise keep them all in memory. Agents
+        created after this would restart their unique ids at 1."""
+        Youth._ids.pop(self, None)
 
     def _update_places(self) -> None:
         """Visible criminal presence per district moves towards its target."""
@@ -269,8 +295,8 @@ class UmeaModel(mesa.Model):
     def _update_risk(self) -> None:
         p, pop = self.p, self.pop
         u = self.streams["risk"].random(pop.x.shape, dtype=F32)
-        pull = peer_pull(self.net.peer_weights, pop.age, p["peer_influence_rate"])
-        mu = np.clip(pop.mu + self.mu_shift, 0.0, 1.0)
+        pull = self._age_terms()["pull"]
+        mu = np.clip(pop.mu + self.mu_shift, 0.0, 1.0) if self.mu_shifted else pop.mu
         update_risk(pop.x, mu, self.net.peer_weights, pull, p["risk_relaxation_rate"],
                     p["risk_noise_sd"], u)
         hit = self.streams["shock"].random(pop.n, dtype=F32) < rc.weekly_prob(p["shock_rate"])
@@ -312,13 +338,20 @@ class UmeaModel(mesa.Model):
         i1 = np.flatnonzero(st == NORM_BREAKING)
         i2 = np.flatnonzero(st == PERIPHERAL)
         i3 = np.flatnonzero(st == MEMBER)
-        entry = self._entry_rate(i0, ex)
+        ages = self._age_terms()
+        r_index = pop.x @ self.betas
+        prot = np.clip(pop.protection + self.protection_boost, 0, 1)
+        lin = r_index - p["theta_protection"] * prot
+        entry = self._entry_rate(lin, ex, ages["entry"])[i0]
         contacts = self._contacts(i1, ex)
-        recruit = self._susceptibility(i1) * contacts.sum(axis=0)
-        desist1 = p["desist_rate_stage1"] * rc.late_teen_ramp(pop.age[i1]) * self.desist_mult[i1]
+        sus = ages["recruit"][i1] * np.exp(p["recruit_susceptibility"] * r_index[i1]
+                                           - p["theta_protection"] * prot[i1]) * self.recruit_mult[i1]
+        recruit = sus * contacts.sum(axis=0)
+        ramp = ages["ramp"]
+        desist1 = p["desist_rate_stage1"] * ramp[i1] * self.desist_mult[i1]
         progress = p["progression_rate"] * np.minimum(1 + self.years_in_stage[i2], 3)
-        quit2 = p["desist_rate_stage2"] * rc.late_teen_ramp(pop.age[i2]) * self._quit_mult(i2)
-        quit3 = p["desist_rate_stage3"] * rc.late_teen_ramp(pop.age[i3]) * self.desist_mult[i3]
+        quit2 = p["desist_rate_stage2"] * ramp[i2] * self._quit_mult(i2)
+        quit3 = p["desist_rate_stage3"] * ramp[i3] * self.desist_mult[i3]
         a0, _ = _compete(u[i0], entry, 0.0)
         a1, b1 = _compete(u[i1], recruit, desist1)
         a2, b2 = _compete(u[i2], progress, quit2)
@@ -329,17 +362,13 @@ class UmeaModel(mesa.Model):
         self._promote(i2[a2])
         self._leave(np.r_[i2[b2], i3[b3]])
 
-    def _entry_rate(self, idx: np.ndarray, ex: dict[str, np.ndarray]) -> np.ndarray:
-        """Hazard of norm-breaking (0 → 1) per year for youths `idx`."""
-        p, pop = self.p, self.pop
-        lin = pop.x[idx] @ self.betas - p["theta_protection"] * self._protection(idx) \
-            + p["gamma_peer"] * ex["share"][idx] + p["gamma_sibling"] * ex["sib_inv"][idx] \
-            + p["gamma_place"] * ex["place"][idx]
-        age = rc.age_profile(pop.age[idx], p["entry_age_peak"], p["entry_age_sd"])
-        return p["entry_base_rate"] * age * np.exp(lin) * self.entry_mult[idx]
-
-    def _protection(self, idx: np.ndarray) -> np.ndarray:
-        return np.clip(self.pop.protection[idx] + self.protection_boost[idx], 0, 1)
+    def _entry_rate(self, lin: np.ndarray, ex: dict[str, np.ndarray],
+                    age_profile: np.ndarray) -> np.ndarray:
+        """Hazard of norm-breaking (0 → 1) per year for every youth (used for stage 0)."""
+        p = self.p
+        z = lin + p["gamma_peer"] * ex["share"] + p["gamma_sibling"] * ex["sib_inv"] \
+            + p["gamma_place"] * ex["place"]
+        return p["entry_base_rate"] * age_profile * np.exp(z) * self.entry_mult
 
     def _contacts(self, idx: np.ndarray, ex: dict[str, np.ndarray]) -> np.ndarray:
         """Recruitment contact rates per layer (rows: peer, sibling, school, place) per year."""
@@ -348,14 +377,6 @@ class UmeaModel(mesa.Model):
                          p["recruit_rate_sibling"] * ex["sib2"][idx],
                          p["recruit_rate_school"] * ex["school2"][idx],
                          p["recruit_rate_place"] * ex["place"][idx]])
-
-    def _susceptibility(self, idx: np.ndarray) -> np.ndarray:
-        """Chance-rate multiplier that a contact turns into recruitment."""
-        p, pop = self.p, self.pop
-        lin = p["recruit_susceptibility"] * (pop.x[idx] @ self.betas) \
-            - p["theta_protection"] * self._protection(idx)
-        age = rc.age_profile(pop.age[idx], p["recruit_age_peak"], p["recruit_age_sd"])
-        return age * np.exp(lin) * self.recruit_mult[idx]
 
     def _quit_mult(self, idx: np.ndarray) -> np.ndarray:
         """Desistance multiplier of peripheral youths: exit support, and a recruiter gone."""
@@ -448,13 +469,14 @@ class UmeaModel(mesa.Model):
         self.participation[leavers] = self.streams.fresh("participation", year).random(pop.n)[leavers]
         moving = np.flatnonzero(np.isin(pop.cohort, (6, 16, 19)) & ~np.isin(np.arange(pop.n), leavers))
         assign_schools(pop, moving, self.city, rng)
-        self._agent_of_slot[leavers] = Youth.create_agents(self, leavers.size, slot=leavers)
+        Youth.create_agents(self, leavers.size, slot=leavers)
         self._build_networks(year)
         self._district_matrix()
+        self._age_cache = {}
         self.measures.new_year(self, leavers)
 
     def _agent_set(self, slots: np.ndarray) -> AgentSet:
-        return AgentSet(list(self._agent_of_slot[slots]), random=self.random)
+        return AgentSet([self.agent_of_slot[i] for i in slots.tolist()], random=self.random)
 
     def _newcomer_ages(self, n_slots: int) -> np.ndarray:
         """Ages for newcomers: fill each cohort's shortfall against its documented size."""

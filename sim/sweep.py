@@ -218,13 +218,18 @@ def run_serial(job: Job, calls: Iterable[Call]) -> Iterator[dict[str, Any]]:
         yield run_task(job, task, params)
 
 
-def run_local(job: Job, calls: Iterable[Call], workers: int) -> Iterator[dict[str, Any]]:
-    """Run tasks on a pool of `workers` spawned processes, keeping 2 per worker in flight."""
+def run_local(job: Job, calls: Iterable[Call], workers: int,
+              recycle: int | None = None) -> Iterator[dict[str, Any]]:
+    """Run tasks on a pool of `workers` spawned processes, keeping 2 per worker in flight.
+
+    Workers are reused; with `recycle`, each is replaced after that many runs (memory growth).
+    """
     calls = iter(calls)
     ctx = multiprocessing.get_context("spawn")
     running: dict = {}
     with pinned_threads():  # workers are spawned lazily, so keep the pinning for the whole run
-        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init)
+        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
+                                   max_tasks_per_child=recycle)
         try:
             while True:
                 while len(running) < 2 * workers and (nxt := next(calls, None)) is not None:
@@ -565,16 +570,17 @@ class SweepResult:
 def run_sweep(exp: Experiment, out_dir: str | Path, *, workers: int | None = None,
               dask: Any = None, progress: bool = True, limit: int | None = None,
               evaluate: Evaluate | None = None, chunk_rows: int = 64,
-              flush_seconds: float = 20.0, on_result: Callable[[dict], None] | None = None
-              ) -> SweepResult:
+              flush_seconds: float = 20.0, on_result: Callable[[dict], None] | None = None,
+              recycle: int | None = None) -> SweepResult:
     """Run (or resume) the sweep of `exp` into `out_dir`.
 
     workers: local processes (default: CPU count; 0 runs in this process). dask: a scheduler
     address, 'local' for a LocalCluster of `workers` processes, or a `distributed.Client`.
     limit: run at most this many of the pending tasks. evaluate: replaces the model, a
     picklable `f(scenario, overrides, seed) -> dict`. on_result: called in the main process
-    after each finished task (after it is buffered). Ctrl-C stops the sweep cleanly: finished
-    runs are written and the same call resumes.
+    after each finished task (after it is buffered). recycle: replace each local worker process
+    after this many runs. Ctrl-C stops the sweep cleanly: finished runs are written and the same
+    call resumes.
     """
     out = Path(out_dir)
     t0 = time.perf_counter()
@@ -587,7 +593,7 @@ def run_sweep(exp: Experiment, out_dir: str | Path, *, workers: int | None = Non
         writer = ChunkWriter(out, design, chunk_rows, flush_seconds)
         backend = "serial" if workers == 0 and dask is None else ("dask" if dask else "local")
         interrupted = _execute(exp, todo, design, writer, backend, workers, dask, evaluate,
-                               progress, len(tasks), len(done), on_result)
+                               progress, len(tasks), len(done), on_result, recycle)
         results, failures = collect(out)
         _record_session(out, manifest, backend, workers, writer, t0, interrupted)
     return SweepResult(out, len(tasks), len(results), len(failures), writer.n_ok + writer.n_bad,
@@ -597,7 +603,7 @@ def run_sweep(exp: Experiment, out_dir: str | Path, *, workers: int | None = Non
 def _execute(exp: Experiment, todo: list[Task], design: pd.DataFrame, writer: ChunkWriter,
              backend: str, workers: int | None, dask: Any, evaluate: Evaluate | None,
              progress: bool, total: int, initial: int,
-             on_result: Callable[[dict], None] | None) -> bool:
+             on_result: Callable[[dict], None] | None, recycle: int | None = None) -> bool:
     """Run the pending tasks, writing results as they come; True if interrupted."""
     from tqdm import tqdm
 
@@ -614,7 +620,7 @@ def _execute(exp: Experiment, todo: list[Task], design: pd.DataFrame, writer: Ch
             elif backend == "serial":
                 results = run_serial(job, calls)
             else:
-                results = run_local(job, calls, min(n_workers, max(1, len(todo))))
+                results = run_local(job, calls, min(n_workers, max(1, len(todo))), recycle)
             stack.callback(results.close)
             for rec in results:
                 writer.add(rec)

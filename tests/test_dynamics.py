@@ -113,3 +113,16 @@ def test_youths_are_mesa_agents(short_run, name):
     if name == "age":
         assert value == pytest.approx(float(short_run.pop.age[agent.slot]))
     assert value is not None
+
+
+def test_finished_model_is_freed():
+    """A run's model can be garbage-collected (sweeps run thousands in one process)."""
+    import gc
+    import weakref
+
+    m = UmeaModel(seed=1, years=1)
+    m.run()
+    ref = weakref.ref(m)
+    del m
+    gc.collect()
+    assert ref() is None

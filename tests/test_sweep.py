@@ -106,12 +106,15 @@ def test_interrupted_sweep_resumes_to_the_same_table(tmp_path):
                       on_result=interrupt)
     assert first.interrupted and 70 <= first.n_done < n_tasks
     assert len(list((tmp_path / "resumed" / "runs").glob("part-*.parquet"))) >= 5
-    second = run_sweep(exp, tmp_path / "resumed", workers=2, progress=False)
+    second = run_sweep(exp, tmp_path / "resumed", workers=2, progress=False, recycle=50)
     assert not second.interrupted and second.complete
     assert second.n_run == n_tasks - first.n_done  # nothing finished was run again
     pd.testing.assert_frame_equal(stable(second.results), stable(straight.results))
     sessions = json.loads((tmp_path / "resumed" / "manifest.json").read_text())["sessions"]
     assert [s["interrupted"] for s in sessions] == [True, False]
+    # recycle=50: the resumed session's runs were spread over more than 2 worker processes
+    workers_second = second.results.set_index("task_id").drop(seen, errors="ignore")["worker"]
+    assert workers_second.nunique() > 2
 
 
 @pytest.mark.parametrize("cluster", ["threads", "local"])
