@@ -29,8 +29,11 @@ def detection_rates(stage: np.ndarray, in_school: np.ndarray, p: dict[str, float
 
 def detect(stage: np.ndarray, in_school: np.ndarray, detected: np.ndarray, u: np.ndarray,
            p: dict[str, float], mult: np.ndarray, info_share: float) -> np.ndarray:
-    """Mark newly detected youths in `detected`; return their indices."""
-    rate = detection_rates(stage, in_school, p, mult, info_share)
-    new = np.flatnonzero(~detected & (u < weekly_prob(rate)))
+    """Mark newly detected youths in `detected`; return their indices.
+
+    `u` holds one uniform per youth (drawn for all, so that scenarios share their draws)."""
+    idx = np.flatnonzero((stage >= NORM_BREAKING) & (stage < EXITED) & ~detected)
+    rate = detection_rates(stage[idx], in_school[idx], p, mult, info_share)
+    new = idx[u[idx] < weekly_prob(rate)]
     detected[new] = True
     return new

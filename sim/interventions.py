@@ -198,6 +198,7 @@ def build_interventions(entries: list[dict[str, Any]], where: str,
     specs: list[InterventionSpec] = []
     seen: set[str] = set()
     for k, entry in enumerate(expand(entries, where, Path(base_dir))):
+        entry = dict(entry)
         src = entry.pop("_file", where)
         label = entry.get("id", f"interventions[{k}]")
         try:

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sim.errors import ScenarioError
-from sim.interventions import InterventionSpec, build_interventions, describe
+from sim.interventions import InterventionSpec, build_interventions, describe, expand
 from sim.params import PARAMETER_FILE, resolve
 
 
@@ -75,14 +75,15 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _absolute_uses(raw: dict[str, Any], path: Path) -> None:
-    """Make `use:` references absolute, so that a child scenario elsewhere still finds them."""
+def _expand_uses(raw: dict[str, Any], path: Path) -> None:
+    """Replace `use:` references (relative to this file) by the interventions they name, so that
+    children can replace or remove them by id."""
     entries = raw.get("interventions")
-    if not isinstance(entries, list):
+    if entries is None:
         return
-    for entry in entries:
-        if isinstance(entry, dict) and isinstance(entry.get("use"), str):
-            entry["use"] = str((path.parent / entry["use"]).resolve())
+    if not isinstance(entries, list):
+        raise ScenarioError(str(path), "interventions", "a list of interventions", entries)
+    raw["interventions"] = expand(entries, str(path), path.parent)
 
 
 def _merge(parent: dict[str, Any], child: dict[str, Any], where: str) -> dict[str, Any]:
@@ -97,7 +98,7 @@ def _merge(parent: dict[str, Any], child: dict[str, Any], where: str) -> dict[st
         raise ScenarioError(where, "remove", "ids of interventions in the parent scenario",
                             sorted(unknown))
     mine = child.get("interventions") or []
-    ids = {iv.get("id") for iv in mine if isinstance(iv, dict)}
+    ids = {iv.get("id") for iv in mine if isinstance(iv, dict)} - {None}
     out["interventions"] = [iv for iv in parent.get("interventions", [])
                             if iv.get("id") not in drop | ids] + list(mine)
     return out
@@ -109,7 +110,7 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         chain = " -> ".join(p.name for p in (*seen, path))
         raise ScenarioError(str(path), "extends", "no cycle of scenarios", chain)
     raw = _read_yaml(path)
-    _absolute_uses(raw, path)
+    _expand_uses(raw, path)
     extra = set(raw) - _FIELDS - {"extends", "remove"}
     if extra:
         raise ScenarioError(str(path), sorted(extra)[0],
