@@ -238,6 +238,7 @@ class Measure:
         self.log_entry = _log_mult(spec.effect("entry_hazard") * s)
         self.log_recruit = _log_mult(spec.effect("recruitment_hazard") * s)
         self.log_desist = -_log_mult(spec.effect("desistance") * s)
+        self.mu_cols = np.flatnonzero(self.dmu)
 
     def running(self, week: int) -> bool:
         """In force this week (between start and end)."""
@@ -275,7 +276,7 @@ class Measure:
     def risk(self, model: Any) -> np.ndarray:
         t = self.spec.target
         if t.risk_factor is None:
-            return model.pop.x.mean(axis=1)
+            return model.mean_risk()
         return model.pop.x[:, FACTOR_INDEX[t.risk_factor]]
 
 
@@ -285,6 +286,19 @@ class Universal(Measure):
     def members(self, model: Any) -> np.ndarray:
         share = (1.0 if self.spec.uptake is None else self.spec.uptake) * self.spec.scale
         return np.flatnonzero(self.eligible(model) & (model.participation < min(share, 1.0)))
+
+
+def _first_ranked(cand: np.ndarray, key: np.ndarray, places: int, uptake: float,
+                  u_accept: np.ndarray) -> np.ndarray:
+    """Candidates in rank order (by `key`), enough of them to fill `places` acceptances: a partial
+    sort of the best few instead of sorting everyone."""
+    k = min(cand.size, int(places / max(uptake, 0.05) * 2) + 16)
+    while True:
+        top = np.argpartition(key, k - 1)[:k] if k < cand.size else np.arange(cand.size)
+        top = top[np.lexsort((top, key[top]))]  # rank by key, ties by position: stable
+        if k == cand.size or (u_accept[cand[top]] < uptake).sum() >= places:
+            return cand[top]
+        k = min(cand.size, 4 * k)
 
 
 class Programme(Measure):
@@ -321,13 +335,12 @@ class Programme(Measure):
         cand = np.flatnonzero(pool)
         if cand.size == 0:
             return
-        if self.spec.selection == "highest_risk":
-            cand = cand[np.argsort(-self.risk(model)[cand], kind="stable")]
-        else:
-            cand = cand[np.argsort(model.participation[cand], kind="stable")]
         uptake = model.uptake if self.spec.uptake is None else self.spec.uptake
         if uptake < 1.0:
             uptake = min(1.0, uptake + model.uptake_boost)
+        key = -self.risk(model)[cand] if self.spec.selection == "highest_risk" \
+            else model.participation[cand]
+        cand = _first_ranked(cand, key, places, uptake, self.u_accept)
         accept = self.u_accept[cand] < uptake
         last = np.searchsorted(np.cumsum(accept), places) + 1
         offered, accept = cand[:last], accept[:last]
@@ -343,15 +356,19 @@ class Programme(Measure):
         model.count_flow("reached", starters)
 
     def doses(self, week: int) -> tuple[np.ndarray, np.ndarray]:
-        """Enrolled or recently finished slots and their dose; drops faded ones."""
-        end = self.begin + self.spec.duration_weeks
-        dose = np.where(week < self.begin, 0.0,
-                        np.where(week < end, 1.0, self.decay ** np.maximum(week - end, 0)))
+        """Enrolled or recently finished slots and their dose (1 while enrolled, then halving
+        every half-life); faded ones are dropped at intake rounds."""
+        if self.slots.size == 0:
+            return self.slots, np.zeros(0, np.float32)
+        after = week - (self.begin + self.spec.duration_weeks)
+        dose = np.where(after < 0, 1.0, self.decay ** np.maximum(after, 0)).astype(np.float32)
+        dose[week < self.begin] = 0.0
         if self.end_week is not None and week >= self.end_week:
-            dose = dose * self.decay ** (week - self.end_week)
-        keep = (dose > 0.01) | (week < self.begin)
-        self.slots, self.begin, dose = self.slots[keep], self.begin[keep], dose[keep]
-        return self.slots, dose.astype(np.float32)
+            dose *= np.float32(self.decay ** (week - self.end_week))
+        if week % INTAKE_EVERY == 0:
+            keep = (dose > 0.01) | (week < self.begin)
+            self.slots, self.begin, dose = self.slots[keep], self.begin[keep], dose[keep]
+        return self.slots, dose
 
 
 class PlaceAction(Measure):
@@ -445,7 +462,8 @@ class InterventionSet:
         model.cost_this_step += sum(m.cost(week) for m in self.measures)
 
     def _apply_universal(self, model: Any, week: int) -> None:
-        levels = tuple(round(m.level(week), 6) for m in self.universal)
+        # levels are refreshed every INTAKE_EVERY weeks: a decaying measure steps down monthly
+        levels = tuple(round(m.level(week - week % INTAKE_EVERY), 6) for m in self.universal)
         if levels != self._cache_key:
             self._cache_key = levels
             self._cache = self._universal_arrays(model, levels)
@@ -465,10 +483,11 @@ class InterventionSet:
         for m, lv, idx in zip(self.universal, levels, self._members, strict=True):
             if lv == 0 or idx.size == 0:
                 continue
-            mu[idx] += lv * m.dmu
-            prot[idx] += lv * m.dprot
-            log_e[idx] += lv * m.log_entry
-            log_r[idx] += lv * m.log_recruit
+            for k in np.flatnonzero(m.dmu):
+                mu[idx, k] += lv * m.dmu[k]
+            for arr, v in ((prot, m.dprot), (log_e, m.log_entry), (log_r, m.log_recruit)):
+                if v:
+                    arr[idx] += lv * v
         return mu, prot, log_e, log_r
 
     @staticmethod
@@ -476,11 +495,14 @@ class InterventionSet:
         idx, dose = m.doses(week)
         if idx.size == 0:
             return
-        model.mu_shift[idx] += dose[:, None] * m.dmu
-        model.protection_boost[idx] += dose * np.float32(m.dprot)
-        model.entry_mult[idx] *= np.exp(dose * m.log_entry)
-        model.recruit_mult[idx] *= np.exp(dose * m.log_recruit)
-        model.desist_mult[idx] *= np.exp(dose * m.log_desist)
+        for k in m.mu_cols:
+            model.mu_shift[idx, k] += dose * m.dmu[k]
+        if m.dprot:
+            model.protection_boost[idx] += dose * np.float32(m.dprot)
+        for arr, v in ((model.entry_mult, m.log_entry), (model.recruit_mult, m.log_recruit),
+                       (model.desist_mult, m.log_desist)):
+            if v:
+                arr[idx] *= np.exp(dose * np.float32(v))
 
     def ledger(self) -> list[dict[str, Any]]:
         """Per-intervention totals: id, department, level, type, cost, offers, starts."""

@@ -274,6 +274,13 @@ class UmeaModel(mesa.Model):
             }
         return self._age_cache
 
+    def mean_risk(self) -> np.ndarray:
+        """Mean of the six risk factors per youth, computed once a week."""
+        if getattr(self, "_mean_risk_week", None) != self.week:
+            self._mean_risk = self.pop.x.mean(axis=1)
+            self._mean_risk_week = self.week
+        return self._mean_risk
+
     def release(self) -> None:
         """Let the model be garbage-collected once its run is over (called by `run`).
 
