@@ -37,12 +37,13 @@ from sim.population import (
 )
 from sim.recruitment import EXITED, MEMBER, NONE, NORM_BREAKING, PERIPHERAL, CriminalNetwork
 from sim.results import FLOW_INDEX, NETWORK_SERIES, Recorder
-from sim.risk import FACTORS, apply_shocks, peer_pull, update_risk
+from sim.risk import FACTORS, PEER_FACTORS, apply_shocks, peer_pull, update_risk
 from sim.rng import Streams, entity_keys, keyed_uniform
 
 F32 = np.float32
 RISK_EVERY = 4  # weeks between records of mean risk factors
 AGE_EVERY = 4   # weeks between refreshes of the age profiles
+PEER_EVERY = 2  # weeks between recomputations of the friends' mean risk (a sparse product)
 # Share of youths aged 10-20 at stage 1 at the start: the level the baseline settles at
 # (≈6.5% of 13-19-year-olds; Brå 2022: ≈5% of 15-20-year-olds suspected a year).
 INITIAL_NORM_BREAKING = 0.045
@@ -119,6 +120,7 @@ class UmeaModel(mesa.Model):
         self.mu_shift = np.zeros_like(self.pop.mu)
         self.mu_shifted = False  # set by the interventions when any baseline is shifted
         self._age_cache: dict[str, np.ndarray] = {}
+        self._peer_mean: np.ndarray | None = None
         self.protection_boost = np.zeros(n, F32)
         self.entry_mult, self.recruit_mult, self.desist_mult = (np.ones(n, F32) for _ in range(3))
         self.place_mult = np.ones(self.city.n_districts)
@@ -304,7 +306,9 @@ class UmeaModel(mesa.Model):
         u = self.streams["risk"].random(pop.x.shape, dtype=F32)
         pull = self._age_terms()["pull"]
         mu = np.clip(pop.mu + self.mu_shift, 0.0, 1.0) if self.mu_shifted else pop.mu
-        update_risk(pop.x, mu, self.net.peer_weights, pull, p["risk_relaxation_rate"],
+        if self.week % PEER_EVERY == 0 or self._peer_mean is None:
+            self._peer_mean = self.net.peer_weights @ pop.x[:, :PEER_FACTORS]
+        update_risk(pop.x, mu, self._peer_mean, pull, p["risk_relaxation_rate"],
                     p["risk_noise_sd"], u)
         hit = self.streams["shock"].random(pop.n, dtype=F32) < rc.weekly_prob(p["shock_rate"])
         apply_shocks(pop.x, hit, p["shock_size"])
@@ -480,6 +484,7 @@ class UmeaModel(mesa.Model):
         self._build_networks(year)
         self._district_matrix()
         self._age_cache = {}
+        self._peer_mean = None
         self.measures.new_year(self, leavers)
 
     def _agent_set(self, slots: np.ndarray) -> AgentSet:

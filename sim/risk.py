@@ -39,16 +39,15 @@ def risk_index(x: np.ndarray, betas: np.ndarray) -> np.ndarray:
     return x @ betas
 
 
-def update_risk(x: np.ndarray, mu: np.ndarray, w_peer: sp.csr_array, pull: np.ndarray,
+def update_risk(x: np.ndarray, mu: np.ndarray, peer_mean: np.ndarray, pull: np.ndarray,
                 kappa: float, sigma: float, u: np.ndarray) -> None:
     """One weekly step of the risk factors, in place (float32 throughout).
 
-    `pull` is η·w(age) per youth (0 for youths without friends); `u` holds uniforms in [0, 1)
-    of x's shape and is overwritten: noise is (u − ½)·√12·σ, mean 0 and sd σ, a fifth of the
-    cost of normal draws.
+    `peer_mean` is the friends' mean of the four peer-shaped factors (N, 4); `pull` is η·w(age)
+    per youth (0 for youths without friends); `u` holds uniforms in [0, 1) of x's shape and is
+    overwritten: noise is (u − ½)·√12·σ, mean 0 and sd σ, a fifth of the cost of normal draws.
     """
-    peer = w_peer @ x[:, :PEER_FACTORS]
-    peer -= x[:, :PEER_FACTORS]
+    peer = peer_mean - x[:, :PEER_FACTORS]
     peer *= pull[:, None]
     u -= np.float32(0.5)
     u *= np.float32(sigma) * SQRT12
