@@ -82,8 +82,12 @@ def _compete(u: np.ndarray, rate_a: np.ndarray | float, rate_b: np.ndarray | flo
     """Masks of youths taking way a or way b this week, given one uniform each."""
     total = np.asarray(rate_a + rate_b, np.float64)
     p_any = rc.weekly_prob(total)
-    share_a = np.divide(rate_a, total, out=np.zeros_like(total), where=total > 0)
     fire = u < p_any
+    if np.ndim(rate_a) == 0 and rate_a == 0:
+        return np.zeros_like(fire), fire
+    if np.ndim(rate_b) == 0 and rate_b == 0:
+        return fire, np.zeros_like(fire)
+    share_a = np.divide(rate_a, total, out=np.zeros_like(total), where=total > 0)
     first = u < p_any * share_a
     return fire & first, fire & ~first
 
@@ -331,10 +335,14 @@ class UmeaModel(mesa.Model):
         per_school = np.bincount(sch[sch >= 0], minlength=n_schools).astype(F32)
         school2 = np.where(pop.school >= 0, per_school[np.maximum(pop.school, 0)], 0)
         school2 = np.maximum(school2 - friends2, 0)
-        outdoor = 0.5 * (pop.x[:, 2] + pop.x[:, 3])
-        place = self.visibility[pop.district].astype(F32) * outdoor
         return {"share": share, "friends2": friends2, "sib_inv": sib_inv, "sib2": sib2,
-                "school2": school2, "place": place}
+                "school2": school2}
+
+    def place_exposure(self, idx: np.ndarray) -> np.ndarray:
+        """Visible criminals in the district × time outdoors (mean of exclusion and lack of
+        positive context), for youths `idx`."""
+        x = self.pop.x[idx]
+        return self.visibility[self.pop.district[idx]].astype(F32) * F32(0.5) * (x[:, 2] + x[:, 3])
 
     def _transitions(self) -> None:
         """All stage transitions of the week, from the state at the start of the step.
@@ -350,13 +358,11 @@ class UmeaModel(mesa.Model):
         i2 = np.flatnonzero(st == PERIPHERAL)
         i3 = np.flatnonzero(st == MEMBER)
         ages = self._age_terms()
-        r_index = pop.x @ self.betas
-        prot = np.clip(pop.protection + self.protection_boost, 0, 1)
-        lin = r_index - p["theta_protection"] * prot
-        entry = self._entry_rate(lin, ex, ages["entry"])[i0]
+        entry = self._entry_rate(i0, ex, ages["entry"])
         contacts = self._contacts(i1, ex)
-        sus = ages["recruit"][i1] * np.exp(p["recruit_susceptibility"] * r_index[i1]
-                                           - p["theta_protection"] * prot[i1]) * self.recruit_mult[i1]
+        sus = ages["recruit"][i1] * np.exp(p["recruit_susceptibility"] * (pop.x[i1] @ self.betas)
+                                           - p["theta_protection"] * self._protection(i1)) \
+            * self.recruit_mult[i1]
         recruit = sus * contacts.sum(axis=0)
         ramp = ages["ramp"]
         desist1 = p["desist_rate_stage1"] * ramp[i1] * self.desist_mult[i1]
@@ -373,13 +379,27 @@ class UmeaModel(mesa.Model):
         self._promote(i2[a2])
         self._leave(np.r_[i2[b2], i3[b3]])
 
-    def _entry_rate(self, lin: np.ndarray, ex: dict[str, np.ndarray],
+    def _entry_rate(self, idx: np.ndarray, ex: dict[str, np.ndarray],
                     age_profile: np.ndarray) -> np.ndarray:
-        """Hazard of norm-breaking (0 → 1) per year for every youth (used for stage 0)."""
-        p = self.p
-        z = lin + p["gamma_peer"] * ex["share"] + p["gamma_sibling"] * ex["sib_inv"] \
-            + p["gamma_place"] * ex["place"]
-        return p["entry_base_rate"] * age_profile * np.exp(z) * self.entry_mult
+        """Hazard of norm-breaking (0 → 1) per year for youths `idx`."""
+        p, x = self.p, self.pop.x[idx]
+        z = x @ self.betas
+        z -= F32(p["theta_protection"]) * self._protection(idx)
+        z += F32(p["gamma_peer"]) * ex["share"][idx]
+        z += F32(p["gamma_sibling"]) * ex["sib_inv"][idx]
+        z += F32(p["gamma_place"]) * F32(0.5) * (x[:, 2] + x[:, 3]) * \
+            self.visibility[self.pop.district[idx]].astype(F32)
+        np.exp(z, out=z)
+        z *= F32(p["entry_base_rate"]) * age_profile[idx]
+        if self.measures.measures:
+            z *= self.entry_mult[idx]
+        return z
+
+    def _protection(self, idx: np.ndarray) -> np.ndarray:
+        prot = self.pop.protection[idx]
+        if self.measures.measures:
+            prot = np.clip(prot + self.protection_boost[idx], 0, 1)
+        return prot
 
     def _contacts(self, idx: np.ndarray, ex: dict[str, np.ndarray]) -> np.ndarray:
         """Recruitment contact rates per layer (rows: peer, sibling, school, place) per year."""
@@ -387,7 +407,7 @@ class UmeaModel(mesa.Model):
         return np.stack([p["recruit_rate_peer"] * ex["friends2"][idx],
                          p["recruit_rate_sibling"] * ex["sib2"][idx],
                          p["recruit_rate_school"] * ex["school2"][idx],
-                         p["recruit_rate_place"] * ex["place"][idx]])
+                         p["recruit_rate_place"] * self.place_exposure(idx)])
 
     def _quit_mult(self, idx: np.ndarray) -> np.ndarray:
         """Desistance multiplier of peripheral youths: exit support, and a recruiter gone."""
