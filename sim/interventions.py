@@ -238,7 +238,6 @@ class Measure:
         self.log_entry = _log_mult(spec.effect("entry_hazard") * s)
         self.log_recruit = _log_mult(spec.effect("recruitment_hazard") * s)
         self.log_desist = -_log_mult(spec.effect("desistance") * s)
-        self.mu_cols = np.flatnonzero(self.dmu)
 
     def running(self, week: int) -> bool:
         """In force this week (between start and end)."""
@@ -281,11 +280,21 @@ class Measure:
 
 
 class Universal(Measure):
-    """Everyone in the target group who takes part (share `uptake`, default all) is affected."""
+    """Everyone in the target group who takes part (share `uptake`, default all) is affected.
+
+    Who takes part is drawn per measure (its own stream), so measures reach independent halves."""
+
+    def __init__(self, spec: InterventionSpec, model: Any):
+        super().__init__(spec, model)
+        self.u_part = model.streams.fresh(f"participation:{spec.id}").random(model.pop.n)
+
+    def forget(self, model: Any, slots: np.ndarray) -> None:
+        rng = model.streams.fresh(f"participation:{self.spec.id}", model.week // 52)
+        self.u_part[slots] = rng.random(self.u_part.size)[slots]
 
     def members(self, model: Any) -> np.ndarray:
         share = (1.0 if self.spec.uptake is None else self.spec.uptake) * self.spec.scale
-        return np.flatnonzero(self.eligible(model) & (model.participation < min(share, 1.0)))
+        return np.flatnonzero(self.eligible(model) & (self.u_part < min(share, 1.0)))
 
 
 def _first_ranked(cand: np.ndarray, key: np.ndarray, places: int, uptake: float,
@@ -313,14 +322,18 @@ class Programme(Measure):
         self.quota = 0.0
         rng = model.streams.fresh(f"accept:{spec.id}")
         self.u_accept = rng.random(n)
+        self.u_select = model.streams.fresh(f"select:{spec.id}").random(n)
 
     def forget(self, model: Any, slots: np.ndarray) -> None:
         """Slots taken over by newcomers start afresh, with a new acceptance draw."""
         self.offered[slots] = False
         keep = ~np.isin(self.slots, slots)
         self.slots, self.begin = self.slots[keep], self.begin[keep]
-        rng = model.streams.fresh(f"accept:{self.spec.id}", model.week // 52)
+        year = model.week // 52
+        rng = model.streams.fresh(f"accept:{self.spec.id}", year)
         self.u_accept[slots] = rng.random(self.u_accept.size)[slots]
+        rng = model.streams.fresh(f"select:{self.spec.id}", year)
+        self.u_select[slots] = rng.random(self.u_select.size)[slots]
 
     def intake(self, model: Any, week: int) -> None:
         if not self.running(week) or (week - self.start_week) % INTAKE_EVERY:
@@ -339,7 +352,7 @@ class Programme(Measure):
         if uptake < 1.0:
             uptake = min(1.0, uptake + model.uptake_boost)
         key = -self.risk(model)[cand] if self.spec.selection == "highest_risk" \
-            else model.participation[cand]
+            else self.u_select[cand]
         cand = _first_ranked(cand, key, places, uptake, self.u_accept)
         accept = self.u_accept[cand] < uptake
         last = np.searchsorted(np.cumsum(accept), places) + 1
@@ -430,10 +443,10 @@ class InterventionSet:
 
     def new_year(self, model: Any, newcomers: np.ndarray) -> None:
         """Cohorts moved: recompute universal target groups; newcomers start afresh."""
+        for m in (*self.universal, *self.programmes):
+            m.forget(model, newcomers)
         self._members = [m.members(model) for m in self.universal]
         self._cache_key = None
-        for m in self.programmes:
-            m.forget(model, newcomers)
 
     def step(self, model: Any) -> None:
         """Reset modifiers, run detection and intake, and apply every measure's effect."""
@@ -455,7 +468,7 @@ class InterventionSet:
         self._apply_universal(model, week)
         for m in self.programmes:
             m.intake(model, week)
-            self._apply_programme(model, m, week)
+        self._apply_programmes(model, week)
         for m in self.places:
             m.act(model, week)
             m.apply(model)
@@ -467,13 +480,13 @@ class InterventionSet:
         if levels != self._cache_key:
             self._cache_key = levels
             self._cache = self._universal_arrays(model, levels)
-        mu, prot, log_e, log_r = self._cache
+        mu, prot, mult_e, mult_r = self._cache
         model.mu_shifted = bool(self.universal or self.programmes)
         if model.mu_shifted:
             model.mu_shift[:] = mu
         model.protection_boost[:] = prot
-        np.exp(log_e, out=model.entry_mult)
-        np.exp(log_r, out=model.recruit_mult)
+        model.entry_mult[:] = mult_e
+        model.recruit_mult[:] = mult_r
         model.desist_mult[:] = 1.0
 
     def _universal_arrays(self, model: Any, levels: tuple[float, ...]) -> tuple[np.ndarray, ...]:
@@ -488,21 +501,32 @@ class InterventionSet:
             for arr, v in ((prot, m.dprot), (log_e, m.log_entry), (log_r, m.log_recruit)):
                 if v:
                     arr[idx] += lv * v
-        return mu, prot, log_e, log_r
+        return mu, prot, np.exp(log_e), np.exp(log_r)
 
-    @staticmethod
-    def _apply_programme(model: Any, m: Programme, week: int) -> None:
-        idx, dose = m.doses(week)
-        if idx.size == 0:
+    def _apply_programmes(self, model: Any, week: int) -> None:
+        """Add the programmes' effects on top of the universal ones.
+
+        A youth in several programmes at once gets, on each channel (each risk factor, protection,
+        each hazard), the strongest of their effects, not the product: casework measures for the
+        same youth overlap rather than add up (Swedish evidence puts each at d ≤ 0.2, priors B)."""
+        parts = [(m, *m.doses(week)) for m in self.programmes]
+        parts = [(m, idx, dose) for m, idx, dose in parts if idx.size]
+        if not parts:
             return
-        for k in m.mu_cols:
-            model.mu_shift[idx, k] += dose * m.dmu[k]
-        if m.dprot:
-            model.protection_boost[idx] += dose * np.float32(m.dprot)
-        for arr, v in ((model.entry_mult, m.log_entry), (model.recruit_mult, m.log_recruit),
-                       (model.desist_mult, m.log_desist)):
-            if v:
-                arr[idx] *= np.exp(dose * np.float32(v))
+        slots, inv = np.unique(np.concatenate([idx for _, idx, _ in parts]), return_inverse=True)
+        pos = np.split(inv, np.cumsum([idx.size for _, idx, _ in parts])[:-1])
+        # channels: 6 factor shifts (more negative = stronger), protection, then three log hazards
+        best = np.zeros((slots.size, len(FACTORS) + 4), np.float32)
+        for (m, _, dose), at in zip(parts, pos, strict=True):
+            eff = np.r_[m.dmu, -m.dprot, m.log_entry, m.log_recruit, -m.log_desist].astype(np.float32)
+            for c in np.flatnonzero(eff):
+                np.minimum.at(best[:, c], at, dose * eff[c])
+        k = len(FACTORS)
+        model.mu_shift[slots] += best[:, :k]
+        model.protection_boost[slots] -= best[:, k]
+        model.entry_mult[slots] *= np.exp(best[:, k + 1])
+        model.recruit_mult[slots] *= np.exp(best[:, k + 2])
+        model.desist_mult[slots] *= np.exp(-best[:, k + 3])
 
     def ledger(self) -> list[dict[str, Any]]:
         """Per-intervention totals: id, department, level, type, cost, offers, starts."""

@@ -132,7 +132,6 @@ class UmeaModel(mesa.Model):
         self.visibility = self.city.visibility.copy()
         self.factor_sd = self.pop.x.std(axis=0)
         self.protection_sd = float(self.pop.protection.std())
-        self.participation = self.streams["participation"].random(n)
         self.betas = np.array([self.p[b] for b in BETA_NAMES], F32)
         self.network = CriminalNetwork()
         self.cost_this_step = 0.0
@@ -497,7 +496,6 @@ class UmeaModel(mesa.Model):
         self.recruiter[leavers] = -1
         self.member_id[leavers] = -1
         self.detected[leavers] = False
-        self.participation[leavers] = self.streams.fresh("participation", year).random(pop.n)[leavers]
         moving = np.flatnonzero(np.isin(pop.cohort, (6, 16, 19)) & ~np.isin(np.arange(pop.n), leavers))
         assign_schools(pop, moving, self.city, rng)
         Youth.create_agents(self, leavers.size, slot=leavers)

@@ -14,8 +14,11 @@ SCENARIOS = ROOT / "scenarios"
 
 @pytest.fixture(scope="session")
 def baseline_run() -> UmeaModel:
-    """A full 10-year baseline run at default parameters (seed 11)."""
-    model = UmeaModel(seed=11, years=10)
+    """The shipped baseline scenario (ordinary work in force), 10 years, default parameters."""
+    from sim.runner import build_model
+    from sim.scenario import load_scenario
+
+    model = build_model(load_scenario(SCENARIOS / "baseline.yaml"), seed=11)
     model.run()
     return model
 

@@ -127,3 +127,34 @@ def test_costs_accrue_while_in_force():
     paid = spec(id="paid", cost_sek_per_year=5_200_000, start=2024.0, end=2025.0)
     m = run([paid], years=2)
     assert summarise(m.recorder)["cost_sek"] == pytest.approx(5_200_000)
+
+
+def test_concurrent_programmes_do_not_stack():
+    """A youth in two programmes gets the stronger effect on each channel, not the product."""
+    eff = [{"acts_on": "recruitment_hazard", "value": 0.3, "range": [0, 0.4], "source": "x"}]
+    stronger = [{"acts_on": "recruitment_hazard", "value": 0.5, "range": [0, 0.6], "source": "x"}]
+    common = dict(capacity_per_year=5000, uptake=1.0, target={"ages": [12, 15]},
+                  duration_weeks=60, selection="random")
+    m = UmeaModel(params=EXACT, seed=1, years=1,
+                  interventions=[spec(id="a", effects=eff, **common),
+                                 spec(id="b", effects=stronger, **common)])
+    for _ in range(9):
+        m.step()
+    a, b = (set(p.slots.tolist()) for p in m.measures.programmes)
+    both = np.array(sorted(a & b))
+    only_a = np.array(sorted(a - b))
+    assert both.size > 100 and only_a.size > 100
+    d_to_log = np.pi / np.sqrt(3)
+    assert np.allclose(m.recruit_mult[both], np.exp(-0.5 * d_to_log), rtol=1e-5)
+    assert np.allclose(m.recruit_mult[only_a], np.exp(-0.3 * d_to_log), rtol=1e-5)
+
+
+def test_random_selection_is_independent_between_programmes():
+    common = dict(capacity_per_year=500, uptake=1.0, target={"ages": [12, 15]},
+                  selection="random")
+    m = UmeaModel(params=EXACT, seed=1, years=1,
+                  interventions=[spec(id="a", **common), spec(id="b", **common)])
+    for _ in range(5):
+        m.step()
+    a, b = (set(p.slots.tolist()) for p in m.measures.programmes)
+    assert len(a) > 30 and len(a & b) < 0.5 * len(a)
