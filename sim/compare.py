@@ -19,6 +19,7 @@ import pandas as pd
 
 from sim import plots, results, runner
 from sim.errors import ScenarioError
+from sim.labels import label
 from sim.params import resolve
 from sim.population import load_city
 from sim.results import FLOW_INDEX
@@ -169,13 +170,16 @@ def compare_main(args: argparse.Namespace) -> int:
     results.write_table(district_table(dist, first.name), out / "summary_by_district.csv")
     if not depts.empty:
         results.write_table(depts, out / "departments.csv")
-        plots.contributions(depts, out / "departments.png", args.lang)
+        plots.contributions(depts, out / "departments.png", args.lang,
+                            title=label("contributions_title", args.lang, a=first.label(args.lang),
+                                        n=reps))
     _figures(tables, scens, out, args.lang)
     results.write_json(results.manifest(scens, seed, [replicate_seed(seed, r) for r in range(reps)],
                                         resolve(first.parameters), " ".join(sys.argv)),
                        out / "manifest.json")
     if not args.quiet:
-        _report(summary, depts, first, reps, time.perf_counter() - t0, out, args.lang)
+        _report(summary, depts, first, reps, time.perf_counter() - t0, out, args.lang,
+                {s.name: s.label(args.lang) for s in scens})
     return 0
 
 
@@ -195,10 +199,11 @@ def _figures(tables: dict[str, pd.DataFrame], scens: list[Scenario], out: Path, 
 
 
 def _report(summary: pd.DataFrame, depts: pd.DataFrame, first: Scenario, reps: int,
-            seconds: float, out: Path, lang: str) -> None:
+            seconds: float, out: Path, lang: str, labels: dict[str, str]) -> None:
     print(f"{reps} paired replicates per scenario in {seconds:.0f} s")
     for _, row in summary.iloc[1:].iterrows():
-        print(f"{first.label(lang)} vs {row['scenario']}: recruits prevented "
+        print(f"{first.label(lang)} vs {labels.get(row['scenario'], row['scenario'])}: "
+              "recruits prevented "
               f"{row['prevented_by_first_median']:.1f} (90% interval "
               f"{row['prevented_by_first_lo']:.1f} to {row['prevented_by_first_hi']:.1f}); "
               f"SEK per prevented recruit: {row['sek_per_prevented']:,.0f}")

@@ -14,6 +14,8 @@ LABELS = {
         "counterfactual_title": "{a} compared with {b}: median and 90% band over {n} paired runs",
         "prevented_by": "Recruits prevented by {a} compared with {b} (paired difference)",
         "department": "Department", "contribution": "Recruits prevented by the department",
+        "contributions_title": "Each department's contribution to {a}: recruits prevented when its "
+                               "measures are left out (median and 90% interval, {n} paired runs)",
     },
     "sv": {
         "none": "Ingen", "norm_breaking": "Normbrytande", "peripheral": "Perifer (springpojke)",
@@ -26,6 +28,8 @@ LABELS = {
         "counterfactual_title": "{a} jämfört med {b}: median och 90 %-band över {n} parade körningar",
         "prevented_by": "Rekryteringar som {a} förhindrar jämfört med {b} (parad skillnad)",
         "department": "Förvaltning", "contribution": "Förhindrade rekryteringar per förvaltning",
+        "contributions_title": "Varje förvaltnings bidrag till {a}: rekryteringar som förhindras av "
+                               "dess insatser (median och 90 %-intervall, {n} parade körningar)",
     },
 }
 

@@ -99,7 +99,7 @@ def counterfactual(first: pd.DataFrame, other: pd.DataFrame, name_first: str, na
     return path
 
 
-def contributions(table: pd.DataFrame, path: Path | str, lang: str = "en") -> Path:
+def contributions(table: pd.DataFrame, path: Path | str, lang: str = "en", title: str = "") -> Path:
     """Horizontal bars: recruits prevented per department (median and 90% interval)."""
     t = table.sort_values("prevented_median")
     fig, ax = plt.subplots(figsize=(9, 0.5 * len(t) + 1.5))
@@ -110,7 +110,10 @@ def contributions(table: pd.DataFrame, path: Path | str, lang: str = "en") -> Pa
     ax.set_yticks(y, t["department"])
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel(label("contribution", lang))
+    if title:
+        ax.set_title(textwrap.fill(title, 80), fontsize=11)
     _style(ax)
+    ax.xaxis.set_major_locator(MaxNLocator())
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=150)
