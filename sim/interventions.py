@@ -480,16 +480,17 @@ class InterventionSet:
         if levels != self._cache_key:
             self._cache_key = levels
             self._cache = self._universal_arrays(model, levels)
-        mu, prot, mult_e, mult_r = self._cache
-        model.mu_shifted = bool(self.universal or self.programmes)
-        if model.mu_shifted:
-            model.mu_shift[:] = mu
+        mu_eff, prot, mult_e, mult_r = self._cache
+        model.mu_eff = mu_eff
         model.protection_boost[:] = prot
         model.entry_mult[:] = mult_e
         model.recruit_mult[:] = mult_r
         model.desist_mult[:] = 1.0
 
     def _universal_arrays(self, model: Any, levels: tuple[float, ...]) -> tuple[np.ndarray, ...]:
+        """Effective baselines (clipped to [0, 1]), protection boost and hazard multipliers of
+        the universal measures at these levels. The baselines are shared, not copied: measures
+        that change them per youth (programmes) copy first."""
         n = model.pop.n
         mu = np.zeros((n, len(FACTORS)), np.float32)
         prot, log_e, log_r = (np.zeros(n, np.float32) for _ in range(3))
@@ -501,7 +502,9 @@ class InterventionSet:
             for arr, v in ((prot, m.dprot), (log_e, m.log_entry), (log_r, m.log_recruit)):
                 if v:
                     arr[idx] += lv * v
-        return mu, prot, np.exp(log_e), np.exp(log_r)
+        mu_eff = np.clip(model.pop.mu + mu, 0.0, 1.0) if mu.any() else model.pop.mu
+        self._universal_shift = mu
+        return mu_eff, prot, np.exp(log_e), np.exp(log_r)
 
     def _apply_programmes(self, model: Any, week: int) -> None:
         """Add the programmes' effects on top of the universal ones.
@@ -522,7 +525,11 @@ class InterventionSet:
             for c in np.flatnonzero(eff):
                 np.minimum.at(best[:, c], at, dose * eff[c])
         k = len(FACTORS)
-        model.mu_shift[slots] += best[:, :k]
+        if best[:, :k].any():
+            if model.mu_eff is self._cache[0]:  # copy on first write this step
+                model.mu_eff = model.mu_eff.copy()
+            model.mu_eff[slots] = np.clip(model.pop.mu[slots] + self._universal_shift[slots]
+                                          + best[:, :k], 0.0, 1.0)
         model.protection_boost[slots] -= best[:, k]
         model.entry_mult[slots] *= np.exp(best[:, k + 1])
         model.recruit_mult[slots] *= np.exp(best[:, k + 2])

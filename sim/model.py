@@ -17,6 +17,7 @@ engine: every weekly step updates all youths at once. Order of a step:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 import mesa
 import numpy as np
@@ -48,7 +49,7 @@ PEER_EVERY = 2  # weeks between recomputations of the friends' mean risk (a spar
 # (≈6.5% of 13-19-year-olds; Brå 2022: ≈5% of 15-20-year-olds suspected a year).
 INITIAL_NORM_BREAKING = 0.045
 # kinds of entity keys (sim.rng.entity_keys): members and youngsters draw from their own keys
-KEY_INITIAL_ADULT, KEY_INITIAL_YOUTH, KEY_PROMOTED, KEY_INFLOW, KEY_ASSIGN = range(5)
+KEY_INITIAL_ADULT, KEY_INITIAL_YOUTH, KEY_PROMOTED, KEY_INFLOW, KEY_ASSIGN, KEY_INFLOW_COUNT = range(6)
 BETA_NAMES = tuple(f"beta_{f}" for f in FACTORS)
 
 
@@ -121,8 +122,7 @@ class UmeaModel(mesa.Model):
         self.recruiter = np.full(n, -1, np.int32)
         self.member_id = np.full(n, -1, np.int32)
         self.detected = np.zeros(n, bool)
-        self.mu_shift = np.zeros_like(self.pop.mu)
-        self.mu_shifted = False  # set by the interventions when any baseline is shifted
+        self.mu_eff = self.pop.mu  # baselines after interventions (set by the interventions)
         self._age_cache: dict[str, np.ndarray] = {}
         self._peer_mean: np.ndarray | None = None
         self.protection_boost = np.zeros(n, F32)
@@ -134,13 +134,17 @@ class UmeaModel(mesa.Model):
         self.protection_sd = float(self.pop.protection.std())
         self.betas = np.array([self.p[b] for b in BETA_NAMES], F32)
         self.network = CriminalNetwork()
+        lam = self.p["adult_inflow_rate"] / 52.0  # weekly Poisson inflow, drawn by inversion
+        self._inflow_cdf = np.cumsum(np.exp(-lam) * lam ** np.arange(8) / np.cumprod(
+            np.r_[1.0, np.arange(1, 8)]))
+        self._inflow_key = self._keys(KEY_INFLOW_COUNT, 0)
         self.cost_this_step = 0.0
         self._build_networks(year=0)
         self._initial_involvement()
         self._district_matrix()
         self.recorder = Recorder.allocate(self.years * 52, self.city.n_districts)
         self.agent_of_slot: list[Youth | None] = [None] * n  # a list: the GC sees through it
-        Youth.create_agents(self, n, slot=np.arange(n))
+        self._create_agents(np.arange(n))
         self.measures = InterventionSet(list(interventions), self)
 
     # ---- set-up -------------------------------------------------------------------------
@@ -308,7 +312,7 @@ class UmeaModel(mesa.Model):
         p, pop = self.p, self.pop
         u = self.streams["risk"].random(pop.x.shape, dtype=F32)
         pull = self._age_terms()["pull"]
-        mu = np.clip(pop.mu + self.mu_shift, 0.0, 1.0) if self.mu_shifted else pop.mu
+        mu = self.mu_eff
         if self.week % PEER_EVERY == 0 or self._peer_mean is None:
             self._peer_mean = self.net.peer_weights @ pop.x[:, :PEER_FACTORS]
         update_risk(pop.x, mu, self._peer_mean, pull, p["risk_relaxation_rate"],
@@ -376,7 +380,7 @@ class UmeaModel(mesa.Model):
         self._apply(i1[b1], NONE, "desist_norm_breaking")
         self._recruit(i1[a1], contacts[:, a1])
         self._promote(i2[a2])
-        self._leave(np.r_[i2[b2], i3[b3]])
+        self._leave(np.concatenate([i2[b2], i3[b3]]))
 
     def _entry_rate(self, idx: np.ndarray, ex: dict[str, np.ndarray],
                     age_profile: np.ndarray) -> np.ndarray:
@@ -472,12 +476,14 @@ class UmeaModel(mesa.Model):
     def _network_turnover(self) -> None:
         net, p = self.network, self.p
         net.turnover(self.week, p, self.incapacitation_mult)
-        rng = self.streams.fresh("inflow", self.week)
-        k = rng.poisson(p["adult_inflow_rate"] / 52.0)
+        u = keyed_uniform(self._inflow_key, self.week)[0]
+        k = int(np.searchsorted(self._inflow_cdf, u, side="right"))
         if k:
-            ages = 20.0 + np.minimum(rng.exponential(6.0, k), 25.0)
-            self._add_members(ages, self._adult_districts(rng, k), -np.ones(k, int),
-                              self._keys(KEY_INFLOW, self.week, np.arange(k)))
+            key = self._keys(KEY_INFLOW, self.week, np.arange(k))
+            ages = 20.0 + np.minimum(-6.0 * np.log1p(-keyed_uniform(key, 1)), 25.0)
+            w = np.cumsum(self.city.visibility * self.city.youth_share)
+            district = np.searchsorted(w / w[-1], keyed_uniform(key, 2), side="right")
+            self._add_members(ages, district, -np.ones(k, int), key)
 
     # ---- the yearly school-year transition ----------------------------------------------------
     def _new_school_year(self) -> None:
@@ -498,12 +504,16 @@ class UmeaModel(mesa.Model):
         self.detected[leavers] = False
         moving = np.flatnonzero(np.isin(pop.cohort, (6, 16, 19)) & ~np.isin(np.arange(pop.n), leavers))
         assign_schools(pop, moving, self.city, rng)
-        Youth.create_agents(self, leavers.size, slot=leavers)
+        self._create_agents(leavers)
         self._build_networks(year)
         self._district_matrix()
         self._age_cache = {}
         self._peer_mean = None
         self.measures.new_year(self, leavers)
+
+    def _create_agents(self, slots: np.ndarray) -> None:
+        """One Youth agent per slot (each registers itself with the model and in agent_of_slot)."""
+        list(map(partial(Youth, self), slots.tolist()))
 
     def _agent_set(self, slots: np.ndarray) -> AgentSet:
         return AgentSet([self.agent_of_slot[i] for i in slots.tolist()], random=self.random)
