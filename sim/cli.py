@@ -86,8 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handler = getattr(args, "func", None) or args.handler  # sweep/analyze set `handler`
     try:
-        return args.func(args)
+        return handler(args)
     except InputError as exc:
         print(f"uvts: error: {exc}", file=sys.stderr)
         return 2

@@ -63,3 +63,15 @@ def test_failed_run_keeps_earlier_results(one_year, tmp_path, capsys):
     assert main(["run", str(bad), "--out", str(out), "--quiet"]) == 2
     assert "bad.yaml" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_uvts_sweep_and_analyze_commands(tmp_path):
+    """`uvts sweep` and `uvts analyze` are wired into the console command."""
+    exp = tmp_path / "ish.yaml"
+    exp.write_text("model: ishigami\nparameters: [x1, x2, x3]\nmethod: sobol\nsamples: 64\n"
+                   "outputs: [y]\nseed: 3\n")
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(exp), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    assert main(["analyze", str(out)]) == 0
+    sobol = pd.read_csv(out / "analysis" / "sobol.csv")
+    assert set(sobol["parameter"]) == {"x1", "x2", "x3"}
