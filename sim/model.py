@@ -99,7 +99,8 @@ def _in_neighbour_counts(at: sp.csr_array, sources: np.ndarray, n: int) -> np.nd
         return np.zeros(n, np.float32)
     starts, ends = at.indptr[sources], at.indptr[sources + 1]
     lens = ends - starts
-    pos = np.repeat(starts - np.r_[0, np.cumsum(lens)[:-1]], lens) + np.arange(lens.sum())
+    first = np.concatenate(([0], np.cumsum(lens)[:-1]))
+    pos = np.repeat(starts - first, lens) + np.arange(lens.sum())
     return np.bincount(at.indices[pos], minlength=n).astype(np.float32)
 
 
