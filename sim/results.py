@@ -40,7 +40,7 @@ class Recorder:
         )
 
 
-def summarise(rec: Recorder, start_year: int = 0) -> dict[str, float]:
+def summarise(rec: Recorder) -> dict[str, float]:
     """Scalar outputs of one run (used by comparisons, sweeps and calibration)."""
     steps = rec.flows.shape[0]
     years = steps / 52.0
