@@ -14,7 +14,7 @@ from sim.risk import ALL_FACTORS
 FLOWS = (
     "entry", "desist_norm_breaking", "recruited_peer", "recruited_sibling", "recruited_school",
     "recruited_place", "recruited_u18", "new_members", "new_members_u18", "exits",
-    "detections", "reached",
+    "detections", "reached", "placements", "offers_declined",
 )
 FLOW_INDEX = {name: k for k, name in enumerate(FLOWS)}
 NETWORK_SERIES = ("active_members", "youth_members", "incarcerated", "open_demand",

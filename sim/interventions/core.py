@@ -1,0 +1,264 @@
+"""All measures of a scenario acting on a model, once a week.
+
+Order within `step` (after the engine's reports of concern and social services):
+1. system effects of every measure in force (report channels, information sharing, uptake,
+   incapacitation, members' demand for youngers, recruiters' reach, places);
+2. universal measures: current-state effects on their members; lasting doses;
+3. programmes: intake (offers, consent, waiting list, places), current-state effects on the
+   enrolled (and, for household entries, their siblings); lasting doses;
+4. the compulsory path (placements), with its own current-state effects;
+5. place actions (hot spots, displacement);
+6. lasting (developmental) shifts `mu_dev`, `protection_dev` from every measure's doses,
+   refreshed every INTAKE_EVERY weeks;
+7. costs: budgets while in force, placements per youth-week.
+
+Concurrent current-state effects on one youth do not multiply: on each channel the strongest
+applies (Swedish evidence puts casework measures at d ≤ 0.2, priors B). Lasting shifts from
+different measures add up (they come from different times of life), clipped by the engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sim.interventions.measures import (
+    F32,
+    INTAKE_EVERY,
+    Compulsory,
+    Consent,
+    Measure,
+    PlaceAction,
+    Programme,
+    SystemChange,
+    Universal,
+)
+from sim.interventions.spec import InterventionSpec
+from sim.risk import FACTORS
+
+KINDS = {"universal": Universal, "programme": Programme, "place": PlaceAction,
+         "detection": SystemChange, "network": SystemChange, "compulsory": Compulsory}
+NK = len(FACTORS)
+
+
+class InterventionSet:
+    """All measures of a scenario acting on a model weekly."""
+
+    def __init__(self, specs: list[InterventionSpec], model: Any):
+        n = model.pop.n
+        self.generation = np.zeros(n, np.int64)  # for engines without stable person ids
+        model.measures = self  # measures read `generation` while they are built
+        self.legacy = not hasattr(model, "known")  # an engine without reports of concern
+        self.measures: list[Measure] = [KINDS[s.type](s, model) for s in specs]
+        self.universal = [m for m in self.measures if isinstance(m, Universal)]
+        self.programmes = [m for m in self.measures if isinstance(m, Programme)]
+        self.places = [m for m in self.measures if isinstance(m, PlaceAction)]
+        self.compulsory = [m for m in self.measures if isinstance(m, Compulsory)]
+        self.consent = Consent(model)
+        for m in self.compulsory:
+            if m.esc.mandated_contact:
+                self.consent.mandate = m.esc
+        self.developmental = [m for m in self.measures if m.dev is not None]
+        self._engine_dev = hasattr(model, "mu_dev")
+        if not self._engine_dev:
+            model.mu_dev = np.zeros((n, NK), F32)
+            model.protection_dev = np.zeros(n, F32)
+        for name in ("demand_mult", "reach_mult"):
+            if not hasattr(model, name):
+                setattr(model, name, 1.0)
+        self._members = [m.members(model) for m in self.universal]
+        self._cache_key: tuple | None = None
+        self._dev_week = -1
+
+    # ---- cohorts -------------------------------------------------------------------------
+    def new_year(self, model: Any, newcomers: np.ndarray) -> None:
+        """Cohorts moved: recompute universal target groups; newcomers start afresh."""
+        self.generation[newcomers] += 1
+        for m in self.measures:
+            m.forget(model, newcomers)
+        self.consent.forget(newcomers)
+        if not self._engine_dev:
+            model.mu_dev[newcomers] = 0.0
+            model.protection_dev[newcomers] = 0.0
+        self._members = [m.members(model) for m in self.universal]
+        self._cache_key = None
+
+    # ---- the weekly step -------------------------------------------------------------------
+    def step(self, model: Any) -> None:
+        week = model.week
+        if self.legacy:
+            self._legacy_reset_and_detect(model)
+        for m in self.measures:
+            m.apply_system(model, m.level(week) * m.spec.scale)
+        self._apply_universal(model, week)
+        for m in self.programmes:
+            m.intake(model, week, self.consent)
+        for m in self.compulsory:
+            m.step(model, week, self.consent.declined)
+        self._apply_targeted(model, week)
+        for m in self.places:
+            m.act(model, week)
+            m.apply(model)
+        if week % INTAKE_EVERY == 0 or self._dev_week < 0:
+            self._update_dev(model, week)
+        model.cost_this_step += sum(m.cost(week) for m in self.measures)
+
+    def _legacy_reset_and_detect(self, model: Any) -> None:
+        """Engines without reports of concern: reset the modifiers and detect here."""
+        from sim.detection import detect
+
+        model.detect_mult = np.ones(4)
+        model.info_share = model.p["info_sharing_school_social"]
+        model.uptake = model.p["uptake_voluntary"]
+        model.uptake_boost = 0.0
+        model.incapacitation_mult = 1.0
+        model.demand_mult = 1.0
+        model.reach_mult = 1.0
+        model.place_mult = np.ones(model.city.n_districts)
+        for m in self.measures:  # system effects act on this week's detection, as before
+            m.apply_system(model, m.level(model.week) * m.spec.scale)
+        u = model.streams["detection"].random(model.pop.n, dtype=np.float32)
+        new = detect(model.stage, model.pop.school >= 0, model.detected, u, model.p,
+                     model.detect_mult, model.info_share)
+        model.count_flow("detections", new)
+        # undo: step() applies them again
+        model.detect_mult = np.ones(4)
+        model.info_share = model.p["info_sharing_school_social"]
+        model.uptake_boost = 0.0
+        model.incapacitation_mult = 1.0
+        model.demand_mult = 1.0
+        model.reach_mult = 1.0
+        model.place_mult = np.ones(model.city.n_districts)
+
+    # ---- universal measures ----------------------------------------------------------------
+    def _apply_universal(self, model: Any, week: int) -> None:
+        # refreshed every INTAKE_EVERY weeks (a measure starts or stops on a monthly boundary)
+        w = week - week % INTAKE_EVERY
+        on = tuple(m.active(w) for m in self.universal)
+        if on != self._cache_key:
+            self._cache_key = on
+            self._cache = self._universal_arrays(model, on)
+            for m, a, idx in zip(self.universal, on, self._members, strict=True):
+                if a:
+                    m.mark_reached(model, m.spread(model, idx, np.ones(idx.size, F32))[0])
+        shift, prot, mult_e, mult_r, rep = self._cache
+        model.mu_eff = self._baseline(model, shift)
+        model.protection_boost[:] = prot
+        if not self._engine_dev and self.developmental:
+            model.protection_boost += model.protection_dev
+        model.entry_mult[:] = mult_e
+        model.recruit_mult[:] = mult_r
+        model.desist_mult[:] = 1.0
+        if rep is not None and hasattr(model, "report_mult"):
+            model.report_mult *= rep
+
+    def _baseline(self, model: Any, shift: np.ndarray | None) -> np.ndarray:
+        """Effective baselines: the living baselines, the lasting shifts (when the engine does
+        not add them itself) and the current-state shift, clipped to [0, 1]."""
+        base = model.pop.mu
+        if not self._engine_dev and self.developmental:
+            base = base + model.mu_dev
+        if shift is None:
+            return np.clip(base, 0.0, 1.0) if base is not model.pop.mu else base
+        return np.clip(base + shift, 0.0, 1.0)
+
+    def _universal_arrays(self, model: Any, on: tuple[bool, ...]) -> tuple:
+        n = model.pop.n
+        mu = np.zeros((n, NK), F32)
+        prot, log_e, log_r = (np.zeros(n, F32) for _ in range(3))
+        rep = None
+        for m, a, idx in zip(self.universal, on, self._members, strict=True):
+            if not a or idx.size == 0:
+                continue
+            slots, dose = m.spread(model, idx, np.ones(idx.size, F32))
+            eff = m.current()
+            for k in np.flatnonzero(eff[:NK]):
+                mu[slots, k] += dose * eff[k]
+            for arr, v in ((prot, -eff[NK]), (log_e, eff[NK + 1]), (log_r, eff[NK + 2])):
+                if v:
+                    arr[slots] += dose * v
+            if m.reports:
+                rep = np.ones(n, F32) if rep is None else rep
+                rep[slots] *= 1.0 + dose * m.reports
+        self._shift = mu if mu.any() else None
+        return self._shift, prot, np.exp(log_e), np.exp(log_r), rep
+
+    # ---- programmes and the compulsory path -----------------------------------------------
+    def _apply_targeted(self, model: Any, week: int) -> None:
+        """Current-state effects of the enrolled (strongest per channel), reports, reach."""
+        parts = []
+        for m in (*self.programmes, *self.compulsory):
+            idx = m.enrolled(model, week)
+            if idx.size == 0:
+                continue
+            slots, dose = m.spread(model, idx, np.ones(idx.size, F32))
+            m.mark_reached(model, slots)
+            parts.append((m, slots, dose))
+        self._enrolled = parts
+        if not parts:
+            return
+        slots, inv = np.unique(np.concatenate([s for _, s, _ in parts]), return_inverse=True)
+        pos = np.split(inv, np.cumsum([s.size for _, s, _ in parts])[:-1])
+        best = np.zeros((slots.size, NK + 4), F32)
+        rep = np.ones(slots.size, F32)
+        for (m, _, dose), at in zip(parts, pos, strict=True):
+            eff = m.current()
+            for c in np.flatnonzero(eff):
+                np.minimum.at(best[:, c], at, dose * eff[c])
+            if m.reports and hasattr(model, "report_mult"):
+                np.maximum.at(rep, at, 1.0 + dose * m.reports)
+        if best[:, :NK].any():
+            shift = np.zeros((model.pop.n, NK), F32) if self._shift is None else self._shift.copy()
+            shift[slots] += best[:, :NK]
+            model.mu_eff = self._baseline(model, shift)
+        model.protection_boost[slots] -= best[:, NK]
+        model.entry_mult[slots] *= np.exp(best[:, NK + 1])
+        model.recruit_mult[slots] *= np.exp(best[:, NK + 2])
+        model.desist_mult[slots] *= np.exp(-best[:, NK + 3])
+        if hasattr(model, "report_mult"):
+            model.report_mult[slots] *= rep
+
+    # ---- lasting effects ---------------------------------------------------------------------
+    def _update_dev(self, model: Any, week: int) -> None:
+        """Lasting doses (1 while taking part, halving every half-life after) → mu_dev."""
+        if not self.developmental:
+            return
+        weeks = 0 if self._dev_week < 0 else week - self._dev_week
+        self._dev_week = week
+        enrolled = {id(m): (s, d) for m, s, d in getattr(self, "_enrolled", [])}
+        for m in self.developmental:
+            if isinstance(m, Universal):
+                k = self.universal.index(m)
+                if m.active(week):
+                    slots, dose = m.spread(model, self._members[k],
+                                           np.ones(self._members[k].size, F32))
+                else:
+                    slots, dose = np.zeros(0, np.int64), np.zeros(0, F32)
+            else:
+                slots, dose = enrolled.get(id(m), (np.zeros(0, np.int64), np.zeros(0, F32)))
+            m.update_dev(slots, dose, weeks)
+        mu = np.zeros((model.pop.n, NK), F32)
+        prot = np.zeros(model.pop.n, F32)
+        for m in self.developmental:
+            for k in np.flatnonzero(m.dmu):
+                mu[:, k] += m.dev * m.dmu[k]
+            if m.dprot:
+                prot += m.dev * m.dprot
+        model.mu_dev[:] = mu
+        model.protection_dev[:] = prot
+        self._cache_key = None  # baselines moved: rebuild the effective baselines
+
+    # ---- results ---------------------------------------------------------------------------
+    def ledger(self) -> list[dict[str, Any]]:
+        """Per measure: id, department, level, type and its counts and cost (see ledger.py)."""
+        rows = []
+        for m in self.measures:
+            row = {"id": m.spec.id, "department": m.spec.department, "level": m.spec.level,
+                   "type": m.spec.type, **m.ledger}
+            part = row["started"] if m.spec.type in ("programme", "compulsory") else row["reached"]
+            if m.spec.type == "universal":
+                row["offered"] = row["started"] = row["reached"]
+            row["sek_per_participant"] = row["cost_sek"] / part if part else float("nan")
+            rows.append(row)
+        return rows

@@ -1,0 +1,532 @@
+"""Run-time state of each intervention type in one model.
+
+Every measure draws from its own keyed random numbers (keyed by the measure's id and the youth's
+stable person id or household id), so that paired scenarios share every draw of the measures they
+have in common, whatever else differs (common random numbers).
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import numpy as np
+from scipy.special import ndtri
+
+from sim.interventions.spec import (
+    CHANNELS,
+    D_TO_LOG_OR,
+    SCHOOL_TYPES,
+    InterventionSpec,
+)
+from sim.risk import FACTOR_INDEX, FACTORS, PLACE_FACTOR
+from sim.rng import entity_keys, keyed_uniform
+
+INTAKE_EVERY = 4  # weeks between programme intake rounds and updates of lasting effects
+KEY_WILLINGNESS, KEY_ACCEPT, KEY_SELECT, KEY_PART, KEY_PLACE = 201, 202, 203, 204, 205
+F32 = np.float32
+
+
+def _log_mult(d: float) -> float:
+    """log hazard multiplier of an effect size d (reduction)."""
+    return -d * D_TO_LOG_OR
+
+
+def measure_key(spec_id: str) -> int:
+    return zlib.crc32(spec_id.encode("utf-8"))
+
+
+def known(model: Any) -> np.ndarray:
+    """Youths known to social services (the engine's `known`; `detected` in older engines)."""
+    k = getattr(model, "known", None)
+    return model.detected if k is None else k
+
+
+def person_ids(model: Any) -> np.ndarray:
+    """Stable person ids (not the reusable slots)."""
+    pid = getattr(model.pop, "person_id", None)
+    if pid is None:  # older engines: slot and the year the slot was last taken over
+        return np.arange(model.pop.n, dtype=np.int64) + model.measures.generation * 1_000_003
+    return pid
+
+
+def log_event(model: Any, kind: str, slots: np.ndarray, detail: str) -> None:
+    events = getattr(model, "events", None)
+    if events is not None and slots.size:
+        events.log(kind, slots, detail)
+
+
+def siblings_of(model: Any, slots: np.ndarray) -> np.ndarray:
+    """The other children of the households of `slots` (unique, without `slots` themselves)."""
+    sib = model.net.siblings
+    if slots.size == 0:
+        return slots
+    starts, ends = sib.indptr[slots], sib.indptr[slots + 1]
+    lens = ends - starts
+    pos = np.repeat(starts - np.r_[0, np.cumsum(lens)[:-1]], lens) + np.arange(lens.sum())
+    out = np.unique(sib.indices[pos])
+    return out[~np.isin(out, slots)]
+
+
+class Measure:
+    """What all types share: dates, levels, effect vectors (× effect_scaling × fidelity), costs,
+    the ledger and the youth's lasting (developmental) dose."""
+
+    def __init__(self, spec: InterventionSpec, model: Any):
+        self.spec = spec
+        self.key = measure_key(spec.id)
+        self.seed = model.streams.seed
+        self.start_week = round((spec.start - model.start_year) * 52)
+        self.end_week = None if spec.end is None else round((spec.end - model.start_year) * 52)
+        self.decay = 0.5 ** (1.0 / spec.decay_half_life_weeks)
+        self.ledger = {"offered": 0, "declined": 0, "mandated": 0, "started": 0, "completed": 0,
+                       "reached": 0, "waiting_end": 0, "waiting_mean": 0.0, "waiting_peak": 0,
+                       "placements": 0, "cost_sek": 0.0}
+        self._wait_sum, self._wait_n = 0.0, 0
+        self.starts_by_year: dict[int, int] = {}
+        s, f = model.p["effect_scaling"], spec.fidelity
+        sd = model.factor_sd
+        self.dmu = np.array([-spec.effect(k) * sd[i] * s * f for i, k in enumerate(FACTORS)], F32)
+        self.dprot = F32(spec.effect("protection") * model.protection_sd * s * f)
+        self.log_entry = _log_mult(spec.effect("entry_hazard") * s * f)
+        self.log_recruit = _log_mult(spec.effect("recruitment_hazard") * s * f)
+        self.log_desist = -_log_mult(spec.effect("desistance") * s * f)
+        self.reports = spec.effect("reports") * f
+        self.place = min(spec.effect(PLACE_FACTOR) * s * f, 1.0)
+        self.system = {k: spec.effect(k) * f for k in
+                       (*(f"detection_{c}" for c in CHANNELS), "info_sharing", "uptake",
+                        "incapacitation", "demand", "reach")}
+        self.developmental = spec.persistence == "developmental" and (
+            bool(self.dmu.any()) or bool(self.dprot))
+        self.dev = np.zeros(model.pop.n, F32) if self.developmental else None
+        self.household = spec.unit == "household"
+        self.reached = np.zeros(model.pop.n, bool)  # youths this measure ever acted on (per slot)
+
+    # ---- time -------------------------------------------------------------------------------
+    def running(self, week: int) -> bool:
+        """In force this week (between start and end)."""
+        return week >= self.start_week and (self.end_week is None or week < self.end_week)
+
+    def active(self, week: int) -> bool:
+        """In force and past its delay: current-state effects act."""
+        return self.running(week) and week >= self.start_week + self.spec.delay_weeks
+
+    def level(self, week: int) -> float:
+        """1 while in force after the delay, decaying by the half-life after the end."""
+        if week < self.start_week + self.spec.delay_weeks:
+            return 0.0
+        if self.end_week is None or week < self.end_week:
+            return 1.0
+        return float(self.decay ** (week - self.end_week))
+
+    def cost(self, week: int) -> float:
+        """What is paid this week: the budget while in force (whatever is delivered)."""
+        c = self.spec.cost_sek_per_year * self.spec.scale / 52.0 if self.running(week) else 0.0
+        self.ledger["cost_sek"] += c
+        return c
+
+    # ---- who ------------------------------------------------------------------------------
+    def eligible(self, model: Any) -> np.ndarray:
+        """Mask of youths in the target group."""
+        t, pop = self.spec.target, model.pop
+        m = (pop.age >= t.ages[0]) & (pop.age < t.ages[1] + 1)
+        if t.districts:
+            ids = [model.city.districts.index(d) for d in t.districts]
+            m &= np.isin(pop.district, ids)
+        if t.school_types:
+            codes = [SCHOOL_TYPES[s] for s in t.school_types]
+            m &= (pop.school >= 0) & np.isin(pop.school_type[np.maximum(pop.school, 0)], codes)
+        if t.stages != [0, 1, 2, 3]:
+            m &= np.isin(model.stage, t.stages)
+        if t.risk_threshold > 0:
+            m &= self.risk(model) >= t.risk_threshold
+        return m
+
+    def risk(self, model: Any) -> np.ndarray:
+        t = self.spec.target
+        if t.risk_factor is None:
+            return model.mean_risk()
+        return model.pop.x[:, FACTOR_INDEX[t.risk_factor]]
+
+    def spread(self, model: Any, slots: np.ndarray, dose: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Household entries reach every child of a participant's household: siblings get the
+        dose × `sibling_dilution` (the strongest if several participants share a household)."""
+        if not self.household or slots.size == 0:
+            return slots, dose
+        sib = model.net.siblings
+        starts, ends = sib.indptr[slots], sib.indptr[slots + 1]
+        lens = ends - starts
+        pos = np.repeat(starts - np.r_[0, np.cumsum(lens)[:-1]], lens) + np.arange(lens.sum())
+        s_slots = sib.indices[pos]
+        s_dose = np.repeat(dose, lens) * F32(model.p["sibling_dilution"])
+        all_slots = np.r_[slots, s_slots]
+        all_dose = np.r_[dose, s_dose].astype(F32)
+        uniq, inv = np.unique(all_slots, return_inverse=True)
+        best = np.zeros(uniq.size, F32)
+        np.maximum.at(best, inv, all_dose)
+        return uniq, best
+
+    def mark_reached(self, model: Any, slots: np.ndarray) -> None:
+        new = slots[~self.reached[slots]]
+        self.reached[new] = True
+        self.ledger["reached"] += int(new.size)
+        if new.size:
+            model.count_flow("reached", new)
+
+    def forget(self, model: Any, slots: np.ndarray) -> None:
+        """Slots taken over by newcomers start afresh."""
+        self.reached[slots] = False
+        if self.dev is not None:
+            self.dev[slots] = 0.0
+
+    def update_dev(self, slots: np.ndarray, dose: np.ndarray, weeks: int) -> None:
+        """Lasting doses: decay for `weeks`, then set to at least `dose` for `slots`."""
+        if self.dev is None:
+            return
+        self.dev *= F32(self.decay ** weeks)
+        if slots.size:
+            self.dev[slots] = np.maximum(self.dev[slots], dose)
+
+    def apply_system(self, model: Any, lv: float) -> None:
+        """System-wide effects at level `lv` (any type may carry them)."""
+        if lv == 0:
+            return
+        sy = self.system
+        for k, ch in enumerate(CHANNELS):
+            if sy[f"detection_{ch}"]:
+                model.detect_mult[k] *= 1.0 + lv * sy[f"detection_{ch}"]
+        if sy["info_sharing"]:
+            model.info_share += lv * sy["info_sharing"]
+        if sy["uptake"]:
+            model.uptake_boost += lv * sy["uptake"]
+        if sy["incapacitation"]:
+            model.incapacitation_mult *= 1.0 + lv * sy["incapacitation"]
+        if sy["demand"]:
+            model.demand_mult = model.demand_mult * max(0.0, 1.0 - lv * sy["demand"])
+        if sy["reach"]:
+            model.reach_mult = model.reach_mult * max(0.0, 1.0 - lv * sy["reach"])
+        if self.place and self.spec.type != "place":
+            d = self.spec.target.districts
+            ids = [model.city.districts.index(x) for x in d] if d else slice(None)
+            model.place_mult[ids] *= 1.0 - lv * self.place
+
+    def current(self) -> np.ndarray:
+        """Current-state effect vector: 6 factor shifts (if not developmental), protection, the
+        three log hazards (entry, recruitment, −desistance)."""
+        dmu = np.zeros_like(self.dmu) if self.developmental else self.dmu
+        dprot = 0.0 if self.developmental else self.dprot
+        return np.r_[dmu, -dprot, self.log_entry, self.log_recruit, -self.log_desist].astype(F32)
+
+
+class Universal(Measure):
+    """Everyone in the target group who takes part (share `uptake`, default all) is affected.
+
+    Who takes part is drawn per measure and person, so measures reach independent shares."""
+
+    def members(self, model: Any) -> np.ndarray:
+        share = min((1.0 if self.spec.uptake is None else self.spec.uptake) * self.spec.scale, 1.0)
+        elig = self.eligible(model)
+        idx = np.flatnonzero(elig)
+        u = keyed_uniform(entity_keys(self.seed, KEY_PART, self.key, person_ids(model)[idx]), 0)
+        return idx[u < share]
+
+
+class Programme(Measure):
+    """Places a year, filled by referral with a waiting list (indicated) or by outreach
+    (selective); guardians accept or decline as a household."""
+
+    def __init__(self, spec: InterventionSpec, model: Any):
+        super().__init__(spec, model)
+        n = model.pop.n
+        self.offered = np.zeros(n, bool)
+        self.queue = np.zeros(0, np.int64)
+        self.queued_at = np.zeros(0, np.int64)
+        self.slots = np.zeros(0, np.int64)
+        self.begin = np.zeros(0, np.int64)
+        self.done = np.zeros(0, bool)
+        self.quota = 0.0
+        self.places = spec.places_per_year()
+
+    def forget(self, model: Any, slots: np.ndarray) -> None:
+        super().forget(model, slots)
+        self.offered[slots] = False
+        keep = ~np.isin(self.slots, slots)
+        self.slots, self.begin, self.done = self.slots[keep], self.begin[keep], self.done[keep]
+        keep = ~np.isin(self.queue, slots)
+        self.queue, self.queued_at = self.queue[keep], self.queued_at[keep]
+
+    def intake(self, model: Any, week: int, consent: Any) -> None:
+        if not self.running(week) or (week - self.start_week) % INTAKE_EVERY:
+            return
+        per_round = self.places * INTAKE_EVERY / 52.0
+        self.quota = min(self.quota, 1.0) + per_round  # unused places are not saved up
+        places = int(self.quota)
+        if self.spec.referral:
+            starters = self._referral(model, week, places, consent)
+        else:
+            starters = self._outreach(model, week, places, consent)
+        self.quota -= starters.size
+        self._start(model, week, starters)
+
+    def _uptake(self, model: Any) -> float:
+        up = model.uptake if self.spec.uptake is None else self.spec.uptake
+        if up < 1.0:
+            up = min(1.0, up + model.uptake_boost)
+        return up
+
+    def _referral(self, model: Any, week: int, places: int, consent: Any) -> np.ndarray:
+        """Every eligible known youth not yet offered gets an offer; those whose guardians accept
+        (or who are mandated) join the waiting list; places go by the queue order."""
+        elig = self.eligible(model)
+        pool = elig & known(model) & ~self.offered
+        pool[self.queue] = False
+        cand = np.flatnonzero(pool)
+        if cand.size:
+            self.offered[cand] = True
+            accept, mandated = consent.decide(model, self, cand, self._uptake(model))
+            self.ledger["offered"] += int(cand.size)
+            self.ledger["mandated"] += int(mandated.sum())
+            declined = cand[~accept]
+            self.ledger["declined"] += int(declined.size)
+            consent.declined[declined] = True
+            model.count_flow("offers_declined", declined)
+            log_event(model, "offer_declined", declined, self.spec.id)
+            self.queue = np.r_[self.queue, cand[accept]]
+            self.queued_at = np.r_[self.queued_at, np.full(int(accept.sum()), week)]
+        still = elig[self.queue]  # aged out, exited or otherwise no longer in the target group
+        self.queue, self.queued_at = self.queue[still], self.queued_at[still]
+        if self.spec.queue_order == "risk":
+            order = np.lexsort((self.queued_at, -self.risk(model)[self.queue]))
+        else:
+            order = np.lexsort((self.queue, self.queued_at))
+        self.queue, self.queued_at = self.queue[order], self.queued_at[order]
+        starters = self.queue[:max(places, 0)]
+        self.queue, self.queued_at = self.queue[starters.size:], self.queued_at[starters.size:]
+        q = int(self.queue.size)
+        self._wait_sum += q
+        self._wait_n += 1
+        self.ledger.update(waiting_end=q, waiting_peak=max(self.ledger["waiting_peak"], q),
+                           waiting_mean=self._wait_sum / self._wait_n)
+        return starters
+
+    def _outreach(self, model: Any, week: int, places: int, consent: Any) -> np.ndarray:
+        """Selective programmes: offers by rank (risk or random) until the places are taken."""
+        if places <= 0:
+            return np.zeros(0, np.int64)
+        pool = self.eligible(model) & ~self.offered
+        if self.spec.requires_detection:
+            pool &= known(model)
+        cand = np.flatnonzero(pool)
+        if cand.size == 0:
+            return cand
+        if self.spec.selection == "highest_risk":
+            key = -self.risk(model)[cand]
+        else:
+            key = keyed_uniform(entity_keys(self.seed, KEY_SELECT, self.key,
+                                            person_ids(model)[cand]), 0)
+        up = self._uptake(model)
+        k = min(cand.size, int(places / max(up, 0.05) * 2) + 16)
+        while True:
+            top = np.argpartition(key, k - 1)[:k] if k < cand.size else np.arange(cand.size)
+            top = top[np.lexsort((top, key[top]))]
+            accept, mandated = consent.decide(model, self, cand[top], up)
+            if k == cand.size or accept.sum() >= places:
+                break
+            k = min(cand.size, 4 * k)
+        last = int(np.searchsorted(np.cumsum(accept), places)) + 1
+        offered, accept, mandated = cand[top][:last], accept[:last], mandated[:last]
+        self.offered[offered] = True
+        self.ledger["offered"] += int(offered.size)
+        self.ledger["mandated"] += int(mandated.sum())
+        declined = offered[~accept]
+        self.ledger["declined"] += int(declined.size)
+        consent.declined[declined] = True
+        model.count_flow("offers_declined", declined)
+        log_event(model, "offer_declined", declined, self.spec.id)
+        return offered[accept]
+
+    def _start(self, model: Any, week: int, starters: np.ndarray) -> None:
+        if starters.size == 0:
+            return
+        self.slots = np.r_[self.slots, starters]
+        self.begin = np.r_[self.begin, np.full(starters.size, week + self.spec.delay_weeks)]
+        self.done = np.r_[self.done, np.zeros(starters.size, bool)]
+        year = week // 52
+        self.starts_by_year[year] = self.starts_by_year.get(year, 0) + int(starters.size)
+        self.ledger["started"] += int(starters.size)
+        log_event(model, "intervention_start", starters, self.spec.id)
+
+    def enrolled(self, model: Any, week: int) -> np.ndarray:
+        """Slots taking part this week; completions are counted (and logged) as they happen;
+        finished youths without lasting doses are dropped."""
+        if self.slots.size == 0:
+            return self.slots
+        end = self.begin + self.spec.duration_weeks
+        fin = (week >= end) & ~self.done
+        if fin.any():
+            self.done |= fin
+            self.ledger["completed"] += int(fin.sum())
+            log_event(model, "intervention_end", self.slots[fin], self.spec.id)
+        on = (week >= self.begin) & (week < end)
+        if week % INTAKE_EVERY == 0:
+            keep = ~self.done
+            self.slots, self.begin, self.done = self.slots[keep], self.begin[keep], self.done[keep]
+            on = on[keep]
+        return self.slots[on]
+
+
+class PlaceAction(Measure):
+    """Acts on named districts, or on the `top_k` hot spots every `interval_weeks` (EST); the
+    hot spots are re-chosen every `reselect_weeks` (1: each action; 13: a quarterly choice)."""
+
+    def __init__(self, spec: InterventionSpec, model: Any):
+        super().__init__(spec, model)
+        self.strength = np.zeros(model.city.n_districts)
+        self.fixed = None if not spec.target.districts else \
+            np.array([model.city.districts.index(d) for d in spec.target.districts])
+        self.chosen: np.ndarray | None = None
+
+    def act(self, model: Any, week: int) -> None:
+        self.strength *= self.decay
+        if not self.active(week):
+            return
+        since = week - self.start_week
+        if self.fixed is None and (self.chosen is None or since % self.spec.reselect_weeks == 0):
+            self.chosen = np.argsort(-model.visibility, kind="stable")[: self.spec.top_k]
+        if since % self.spec.interval_weeks:
+            return
+        sel = self.fixed if self.fixed is not None else self.chosen
+        v = min(self.place * self.spec.scale, 1.0)
+        self.strength[sel] = np.maximum(self.strength[sel], v)
+
+    def apply(self, model: Any) -> None:
+        base = model.city.visibility
+        model.place_mult *= 1.0 - self.strength
+        moved = self.spec.displacement * self.strength * base
+        model.place_mult *= 1.0 + (model.city.neighbours.T @ moved) / base
+
+
+class SystemChange(Measure):
+    """Detection, information sharing, uptake or network disruption while in force."""
+
+
+class Compulsory(Measure):
+    """The need-driven compulsory path: placements (LVU) when involvement, or risk after a
+    declined offer, crosses the thresholds of `escalation` (no fixed number of places)."""
+
+    def __init__(self, spec: InterventionSpec, model: Any):
+        super().__init__(spec, model)
+        self.esc = spec.escalation
+        self.slots = np.zeros(0, np.int64)
+        self.begin = np.zeros(0, np.int64)
+        self.placed = np.zeros(model.pop.n, bool)
+        self.cost_per_place = spec.cost_per_place_sek or 0.0
+
+    def forget(self, model: Any, slots: np.ndarray) -> None:
+        super().forget(model, slots)
+        keep = ~np.isin(self.slots, slots)
+        self.slots, self.begin = self.slots[keep], self.begin[keep]
+        self.placed[slots] = False
+
+    def candidates(self, model: Any, declined: np.ndarray) -> np.ndarray:
+        e, st = self.esc, model.stage
+        inv = (st >= 1) & (st <= 3)
+        need = np.zeros(model.pop.n, bool)
+        if e.stage_any is not None:
+            need |= inv & (st >= e.stage_any)
+        after = np.zeros(model.pop.n, bool)
+        if e.stage_declined is not None:
+            after |= inv & (st >= e.stage_declined)
+        if e.risk_declined is not None:
+            after |= model.mean_risk() >= e.risk_declined
+        need |= declined & after
+        return np.flatnonzero(need & known(model) & ~self.placed & self.eligible(model))
+
+    def step(self, model: Any, week: int, declined: np.ndarray) -> None:
+        # stays end
+        if self.slots.size:
+            over = week >= self.begin + self.spec.duration_weeks
+            if over.any():
+                self.placed[self.slots[over]] = False
+                self.ledger["completed"] += int(over.sum())
+                log_event(model, "intervention_end", self.slots[over], self.spec.id)
+                self.slots, self.begin = self.slots[~over], self.begin[~over]
+        if not self.running(week):
+            return
+        cand = self.candidates(model, declined)
+        if cand.size == 0:
+            return
+        u = keyed_uniform(entity_keys(self.seed, KEY_PLACE, self.key, person_ids(model)[cand]), week)
+        p = 1.0 - np.exp(-self.esc.decisions_per_year * self.spec.scale / 52.0)
+        new = cand[u < p]
+        if new.size == 0:
+            return
+        self.placed[new] = True
+        self.slots = np.r_[self.slots, new]
+        self.begin = np.r_[self.begin, np.full(new.size, week + self.spec.delay_weeks)]
+        self.ledger["started"] += int(new.size)
+        self.ledger["placements"] += int(new.size)
+        self.ledger["offered"] += int(new.size)
+        year = week // 52
+        self.starts_by_year[year] = self.starts_by_year.get(year, 0) + int(new.size)
+        model.count_flow("placements", new)
+        log_event(model, "placement", new, self.spec.id)
+
+    def enrolled(self, model: Any, week: int) -> np.ndarray:
+        on = week >= self.begin
+        return self.slots[on]
+
+    def cost(self, week: int) -> float:
+        c = super().cost(week) + self.slots.size * self.cost_per_place / 52.0
+        self.ledger["cost_sek"] += self.slots.size * self.cost_per_place / 52.0
+        return c
+
+
+class Consent:
+    """Guardians' willingness to accept voluntary help: a household trait shared by all offers.
+
+    Acceptance of an offer to youth i by programme m: √ρ·z_h + √(1−ρ)·e_im < Φ⁻¹(uptake), with
+    z_h a household's latent willingness and e_im the offer's own draw (both standard normal,
+    keyed by household and by person and programme): each offer is accepted with its uptake
+    probability, and offers to one family are correlated by ρ = `willingness_household_correlation`
+    (0 gives independent offers). With mellantvång (`escalation.mandated_contact` of a compulsory
+    entry in the scenario), a declining family of a youth at the mandate thresholds must accept
+    an indicated programme's contact."""
+
+    def __init__(self, model: Any):
+        self.rho = float(model.p["willingness_household_correlation"])
+        self.declined = np.zeros(model.pop.n, bool)
+        self.mandate = None
+
+    def forget(self, slots: np.ndarray) -> None:
+        self.declined[slots] = False
+
+    def latent(self, model: Any, slots: np.ndarray, key: int) -> np.ndarray:
+        hh = model.pop.household[slots]
+        z = ndtri(np.clip(keyed_uniform(entity_keys(model.streams.seed, KEY_WILLINGNESS, hh), 0),
+                          1e-12, 1 - 1e-12))
+        e = ndtri(np.clip(keyed_uniform(entity_keys(model.streams.seed, KEY_ACCEPT, key,
+                                                    person_ids(model)[slots]), 0),
+                          1e-12, 1 - 1e-12))
+        return np.sqrt(self.rho) * z + np.sqrt(1.0 - self.rho) * e
+
+    def decide(self, model: Any, m: Programme, slots: np.ndarray, uptake: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(accepted, mandated) masks for offers to `slots`."""
+        if uptake >= 1.0:
+            return np.ones(slots.size, bool), np.zeros(slots.size, bool)
+        if uptake <= 0.0:
+            accept = np.zeros(slots.size, bool)
+        else:
+            accept = self.latent(model, slots, m.key) < ndtri(uptake)
+        mandated = np.zeros(slots.size, bool)
+        e = self.mandate
+        if e is not None and m.spec.requires_detection:
+            st = model.stage[slots]
+            hit = (st >= e.mandate_stage) & (st <= 3)
+            if e.mandate_risk is not None:
+                hit |= model.mean_risk()[slots] >= e.mandate_risk
+            mandated = ~accept & hit
+            accept = accept | mandated
+        return accept, mandated
