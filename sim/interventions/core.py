@@ -70,6 +70,9 @@ class InterventionSet:
         self._members = [m.members(model) for m in self.universal]
         self._cache_key: tuple | None = None
         self._dev_week = -1
+        self._dev_mult = None
+        model.mu_dev_active = False
+        model.report_mult_active = any(m.reports for m in self.measures)
 
     # ---- cohorts -------------------------------------------------------------------------
     def new_year(self, model: Any, newcomers: np.ndarray) -> None:
@@ -150,6 +153,10 @@ class InterventionSet:
         model.entry_mult[:] = mult_e
         model.recruit_mult[:] = mult_r
         model.desist_mult[:] = 1.0
+        if self._dev_mult is not None:  # lasting hazard effects of developmental measures
+            model.entry_mult *= self._dev_mult[0]
+            model.recruit_mult *= self._dev_mult[1]
+            model.desist_mult /= self._dev_mult[2]
         if rep is not None and hasattr(model, "report_mult"):
             model.report_mult *= rep
 
@@ -238,15 +245,23 @@ class InterventionSet:
             else:
                 slots, dose = enrolled.get(id(m), (np.zeros(0, np.int64), np.zeros(0, F32)))
             m.update_dev(slots, dose, weeks)
-        mu = np.zeros((model.pop.n, NK), F32)
-        prot = np.zeros(model.pop.n, F32)
+        n = model.pop.n
+        mu = np.zeros((n, NK), F32)
+        prot = np.zeros(n, F32)
+        logs = np.zeros((3, n), F32)  # lasting log hazards: entry, recruitment, −desistance
         for m in self.developmental:
-            for k in np.flatnonzero(m.dmu):
-                mu[:, k] += m.dev * m.dmu[k]
-            if m.dprot:
-                prot += m.dev * m.dprot
+            eff = m.behavioural()
+            for k in np.flatnonzero(eff[:NK]):
+                mu[:, k] += m.dev * eff[k]
+            if eff[NK]:
+                prot -= m.dev * eff[NK]
+            for j in range(3):
+                if eff[NK + 1 + j]:
+                    logs[j] += m.dev * eff[NK + 1 + j]
         model.mu_dev[:] = mu
         model.protection_dev[:] = prot
+        model.mu_dev_active = bool(mu.any())
+        self._dev_mult = np.exp(logs) if logs.any() else None
         self._cache_key = None  # baselines moved: rebuild the effective baselines
 
     # ---- results ---------------------------------------------------------------------------

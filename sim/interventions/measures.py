@@ -97,7 +97,8 @@ class Measure:
                        (*(f"detection_{c}" for c in CHANNELS), "info_sharing", "uptake",
                         "incapacitation", "demand", "reach")}
         self.developmental = spec.persistence == "developmental" and (
-            bool(self.dmu.any()) or bool(self.dprot))
+            bool(self.dmu.any()) or bool(self.dprot) or bool(self.log_entry)
+            or bool(self.log_recruit) or bool(self.log_desist))
         self.dev = np.zeros(model.pop.n, F32) if self.developmental else None
         self.household = spec.unit == "household"
         self.reached = np.zeros(model.pop.n, bool)  # youths this measure ever acted on (per slot)
@@ -211,12 +212,17 @@ class Measure:
             ids = [model.city.districts.index(x) for x in d] if d else slice(None)
             model.place_mult[ids] *= 1.0 - lv * self.place
 
+    def behavioural(self) -> np.ndarray:
+        """Effect vector: 6 factor shifts, −protection, log hazards (entry, recruitment,
+        −desistance); negative = less risk."""
+        return np.r_[self.dmu, -self.dprot, self.log_entry, self.log_recruit,
+                     -self.log_desist].astype(F32)
+
     def current(self) -> np.ndarray:
-        """Current-state effect vector: 6 factor shifts (if not developmental), protection, the
-        three log hazards (entry, recruitment, −desistance)."""
-        dmu = np.zeros_like(self.dmu) if self.developmental else self.dmu
-        dprot = 0.0 if self.developmental else self.dprot
-        return np.r_[dmu, -dprot, self.log_entry, self.log_recruit, -self.log_desist].astype(F32)
+        """The effect vector while taking part (zero for developmental measures, whose
+        effects act through the lasting doses instead)."""
+        v = self.behavioural()
+        return np.zeros_like(v) if self.developmental else v
 
 
 class Universal(Measure):
@@ -478,9 +484,11 @@ class Compulsory(Measure):
         return self.slots[on]
 
     def cost(self, week: int) -> float:
-        c = super().cost(week) + self.slots.size * self.cost_per_place / 52.0
+        """The budget while in force goes to the run's cost; placements (ordinary budget, paid
+        per youth-week) only to this measure's ledger, so that the run's cost stays what the
+        scenario's measures are given."""
         self.ledger["cost_sek"] += self.slots.size * self.cost_per_place / 52.0
-        return c
+        return super().cost(week)
 
 
 class Consent:
