@@ -63,8 +63,21 @@ def test_catalogue_file_validates_and_is_documented(path: Path) -> None:
     spec = _spec(path)
     assert spec.id == path.stem, "the file is named after its id"
     assert spec.catalogue_number is not None and spec.name_en and spec.name_sv
-    assert spec.start >= 2024.0 and spec.end is not None and spec.end <= 2027.0
+    assert spec.start >= 2024.0 and (spec.end is None or spec.end <= 2027.0)
+    assert spec.term, "every entry says its term (plan period, until further notice, fixed)"
+    if spec.end is None:
+        assert "until further notice" in spec.term
     assert spec.cost_source, "every cost says where it comes from"
+    if spec.cost_sek_per_year == 0:
+        assert "0" in spec.cost_source[:3] or "ordinary" in spec.cost_source, spec.id
+    if spec.type in ("universal", "programme"):
+        assert spec.persistence_source, "lasting or current, with its source"
+    assert spec.fidelity_range is not None and spec.fidelity_range[0] <= 0.6, "poor delivery"
+    if spec.type == "programme":
+        assert spec.capacity_source
+        assert spec.capacity_range is not None or spec.cost_per_place_sek is not None
+    if spec.uptake is not None and spec.uptake < 1.0:
+        assert spec.uptake_range is not None and spec.uptake_source
     assert path.read_text(encoding="utf-8").startswith("# "), "header comment first"
     for e in spec.effects:
         assert e.source, f"{spec.id}: effect on {e.acts_on} without a source"
@@ -123,8 +136,9 @@ def loaded() -> dict:
 
 
 def test_required_scenarios_are_shipped(loaded: dict) -> None:
-    need = {"baseline", "without_uvts", "uvts_2024_2026", "uvts_2018_2022", "info_sharing",
-            "mellantvang", "est_weekly", "est_monthly", "budget_shift"}
+    need = {"baseline", "without_uvts", "uvts_2024_2026", "uvts_continued", "uvts_2018_2022",
+            "info_sharing", "info_sharing_more_places", "mellantvang", "est_weekly",
+            "est_monthly", "budget_shift"}
     assert need <= set(loaded)
     for name, scen in loaded.items():
         assert scen.title and scen.title_sv, f"{name}: title and title_sv"
@@ -140,6 +154,17 @@ def test_activity_plan_scenario_holds_ordinary_work_and_every_entry(loaded: dict
     assert {s.id for s in loaded["without_uvts"].specs()} == ordinary
 
 
+def test_continued_plan_runs_every_plan_period_entry_to_the_horizon(loaded: dict) -> None:
+    plan = {s.id: s for s in loaded["uvts_2024_2026"].specs()}
+    cont = {s.id: s for s in loaded["uvts_continued"].specs()}
+    assert set(plan) == set(cont)
+    for key, spec in plan.items():
+        if spec.end == 2027.0:
+            assert cont[key].end is None, key
+        else:
+            assert cont[key].end == spec.end, key
+
+
 def test_variants_change_what_they_say(loaded: dict) -> None:
     def by_id(name: str) -> dict[str, InterventionSpec]:
         return {s.id: s for s in loaded[name].specs()}
@@ -148,13 +173,20 @@ def test_variants_change_what_they_say(loaded: dict) -> None:
     weekly = by_id("est_weekly")
     assert weekly["est"].interval_weeks == 1 and len(weekly) == len(by_id("est_monthly"))
     assert by_id("info_sharing")["secrecy_relaxed_school_social"].effect("info_sharing") == 0.4
-    assert by_id("mellantvang")["mellantvang_uptake"].effect("uptake") == 0.25
+    mv = by_id("mellantvang")["compulsory_care"].escalation
+    assert mv.mandated_contact and not by_id("uvts_2024_2026")["compulsory_care"].escalation.mandated_contact
+    assert weekly["est"].top_k == 3 and weekly["est"].reselect_weeks == 13
+    assert set(by_id("est_monthly")["est"].target.districts) == {"Ålidhem", "Mariehem", "Ersboda"}
+    more = by_id("info_sharing_more_places")
+    assert more["social_structured_family_treatment"].places_per_year() == pytest.approx(
+        1.5 * by_id("info_sharing")["social_structured_family_treatment"].places_per_year())
     plan, shift = by_id("uvts_2024_2026"), by_id("budget_shift")
     cost = {k: {i: s.cost_sek_per_year * s.scale for i, s in d.items()}
             for k, d in (("plan", plan), ("shift", shift))}
     assert sum(cost["shift"].values()) == pytest.approx(sum(cost["plan"].values()), abs=5.0)
     assert cost["shift"]["property_school_restaurants_attendance"] == pytest.approx(5e6)
-    assert cost["shift"]["social_reinforce_core_mission"] == pytest.approx(40e6, abs=5.0)
+    assert cost["shift"]["social_reinforce_core_mission"] == pytest.approx(
+        cost["plan"]["social_reinforce_core_mission"] + 5e6, abs=5.0)
     area = by_id("uvts_2018_2022")
     assert loaded["uvts_2018_2022"].start_year == 2018 and "est" not in area
     assert set(area["uvts2018_est"].target.districts) == {"Ålidhem", "Mariehem", "Ersboda"}
