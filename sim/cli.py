@@ -29,6 +29,10 @@ def _run(args: argparse.Namespace) -> int:
     for name, df in tables.items():
         results.write_table(df, out / (f"{name}.csv" if name in ("summary", "interventions")
                                        else f"{name}.parquet"))
+    from sim.interventions.ledger import ledger_tables
+
+    for name, df in ledger_tables(tables["interventions"]).items():
+        results.write_table(df, out / f"{name}.csv")  # per measure, level and department
     stats = tables["summary"].drop(columns=["scenario", "replicate", "seed"]).describe(
         percentiles=[0.05, 0.5, 0.95]).T
     results.write_table(stats.reset_index(names="output"), out / "summary_stats.csv")

@@ -106,14 +106,16 @@ def district_table(dist: pd.DataFrame, first: str) -> pd.DataFrame:
 
 
 def department_contributions(first: Scenario, other: Scenario, seed: int, reps: int,
-                             workers: int, full: pd.DataFrame, progress: bool) -> pd.DataFrame:
-    """Recruits each department's measures prevent within the first scenario (leave one out)."""
+                             workers: int, full: pd.DataFrame, progress: bool,
+                             by: str = "department") -> pd.DataFrame:
+    """Recruits each department's (or, with by="level", each prevention level's) measures
+    prevent within the first scenario (leave one out)."""
     other_ids = {s.id for s in other.specs()}
     specs = first.specs()
-    depts = sorted({s.department for s in specs if s.id not in other_ids})
+    depts = sorted({getattr(s, by) for s in specs if s.id not in other_ids})
     if not depts:
         return pd.DataFrame()
-    tasks = [(first, r, seed, None, [s for s in specs if s.department != d or s.id in other_ids])
+    tasks = [(first, r, seed, None, [s for s in specs if getattr(s, by) != d or s.id in other_ids])
              for d in depts for r in range(reps)]
     runs = runner.run_many(tasks, workers, desc="departments", progress=progress)
     base = full[full["scenario"] == first.name].set_index("replicate")["new_recruits"]
@@ -122,8 +124,8 @@ def department_contributions(first: Scenario, other: Scenario, seed: int, reps: 
         without = per_replicate(runs[k * reps:(k + 1) * reps]).set_index("replicate")["new_recruits"]
         iv = interval(without - base)
         cost = sum(s.cost_sek_per_year * s.scale for s in specs
-                   if s.department == d and s.id not in other_ids)
-        rows.append({"department": d, "prevented_lo": iv["lo"], "prevented_median": iv["median"],
+                   if getattr(s, by) == d and s.id not in other_ids)
+        rows.append({by: d, "prevented_lo": iv["lo"], "prevented_median": iv["median"],
                      "prevented_hi": iv["hi"], "cost_sek_per_year": cost})
     return pd.DataFrame(rows)
 
@@ -161,8 +163,16 @@ def compare_main(args: argparse.Namespace) -> int:
     summary = summary_table(rep, first.name)
     depts = pd.DataFrame() if args.no_departments else department_contributions(
         first, scens[1], seed, reps, workers, rep, not args.quiet)
+    levels = pd.DataFrame() if args.no_departments else department_contributions(
+        first, scens[1], seed, reps, workers, rep, not args.quiet, by="level")
     out.mkdir(parents=True, exist_ok=True)
     tables = results.runs_tables(runs, districts, first.start_year)
+    from sim.interventions.ledger import ledger_tables
+
+    for name, df in ledger_tables(tables["interventions"]).items():
+        results.write_table(df, out / f"{name}.csv")  # per measure, level and department
+    if not levels.empty:
+        results.write_table(levels, out / "levels.csv")
     for name in ("stages", "flows", "network"):
         results.write_table(tables[name], out / f"{name}.parquet")
     results.write_table(rep, out / "per_replicate.csv")

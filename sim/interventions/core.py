@@ -80,7 +80,7 @@ class InterventionSet:
         self.generation[newcomers] += 1
         for m in self.measures:
             m.forget(model, newcomers)
-        self.consent.forget(newcomers)
+        self.consent.forget(model, newcomers)
         if not self._engine_dev:
             model.mu_dev[newcomers] = 0.0
             model.protection_dev[newcomers] = 0.0

@@ -161,8 +161,8 @@ class Measure:
         pos = np.repeat(starts - np.r_[0, np.cumsum(lens)[:-1]], lens) + np.arange(lens.sum())
         s_slots = sib.indices[pos]
         s_dose = np.repeat(dose, lens) * F32(model.p["sibling_dilution"])
-        all_slots = np.r_[slots, s_slots]
-        all_dose = np.r_[dose, s_dose].astype(F32)
+        all_slots = np.concatenate([slots, s_slots])
+        all_dose = np.concatenate([dose, s_dose]).astype(F32)
         uniq, inv = np.unique(all_slots, return_inverse=True)
         best = np.zeros(uniq.size, F32)
         np.maximum.at(best, inv, all_dose)
@@ -215,14 +215,17 @@ class Measure:
     def behavioural(self) -> np.ndarray:
         """Effect vector: 6 factor shifts, −protection, log hazards (entry, recruitment,
         −desistance); negative = less risk."""
-        return np.r_[self.dmu, -self.dprot, self.log_entry, self.log_recruit,
-                     -self.log_desist].astype(F32)
+        if not hasattr(self, "_beh"):
+            self._beh = np.concatenate([self.dmu, [-self.dprot, self.log_entry, self.log_recruit,
+                                                   -self.log_desist]]).astype(F32)
+            self._cur = np.zeros_like(self._beh) if self.developmental else self._beh
+        return self._beh
 
     def current(self) -> np.ndarray:
         """The effect vector while taking part (zero for developmental measures, whose
         effects act through the lasting doses instead)."""
-        v = self.behavioural()
-        return np.zeros_like(v) if self.developmental else v
+        self.behavioural()
+        return self._cur
 
 
 class Universal(Measure):
@@ -506,18 +509,29 @@ class Consent:
         self.rho = float(model.p["willingness_household_correlation"])
         self.declined = np.zeros(model.pop.n, bool)
         self.mandate = None
+        self.seed = model.streams.seed
+        self.z = self._normal(entity_keys(self.seed, KEY_WILLINGNESS, model.pop.household))
+        self.own: dict[int, np.ndarray] = {}  # per programme: each youth's own draw
 
-    def forget(self, slots: np.ndarray) -> None:
+    @staticmethod
+    def _normal(keys: np.ndarray) -> np.ndarray:
+        return ndtri(np.clip(keyed_uniform(keys, 0), 1e-12, 1 - 1e-12))
+
+    def forget(self, model: Any, slots: np.ndarray) -> None:
+        """Newcomers: no declines yet; their household's and their own draws."""
         self.declined[slots] = False
+        self.z[slots] = self._normal(entity_keys(self.seed, KEY_WILLINGNESS,
+                                                 model.pop.household[slots]))
+        pid = person_ids(model)[slots]
+        for key, e in self.own.items():
+            e[slots] = self._normal(entity_keys(self.seed, KEY_ACCEPT, key, pid))
 
     def latent(self, model: Any, slots: np.ndarray, key: int) -> np.ndarray:
-        hh = model.pop.household[slots]
-        z = ndtri(np.clip(keyed_uniform(entity_keys(model.streams.seed, KEY_WILLINGNESS, hh), 0),
-                          1e-12, 1 - 1e-12))
-        e = ndtri(np.clip(keyed_uniform(entity_keys(model.streams.seed, KEY_ACCEPT, key,
-                                                    person_ids(model)[slots]), 0),
-                          1e-12, 1 - 1e-12))
-        return np.sqrt(self.rho) * z + np.sqrt(1.0 - self.rho) * e
+        e = self.own.get(key)
+        if e is None:
+            e = self.own[key] = self._normal(entity_keys(self.seed, KEY_ACCEPT, key,
+                                                         person_ids(model)))
+        return np.sqrt(self.rho) * self.z[slots] + np.sqrt(1.0 - self.rho) * e[slots]
 
     def decide(self, model: Any, m: Programme, slots: np.ndarray, uptake: float
                ) -> tuple[np.ndarray, np.ndarray]:
