@@ -71,6 +71,10 @@ class InterventionSet:
         self._cache_key: tuple | None = None
         self._dev_week = -1
         self._dev_mult = None
+        self._targeted_key: tuple | None = None
+        self._spread_cache: dict[int, tuple] = {}
+        self._mu_univ = model.pop.mu
+        self._shift = None
         model.mu_dev_active = False
         model.report_mult_active = any(m.reports for m in self.measures)
 
@@ -86,6 +90,8 @@ class InterventionSet:
             model.protection_dev[newcomers] = 0.0
         self._members = [m.members(model) for m in self.universal]
         self._cache_key = None
+        self._targeted_key = None
+        self._spread_cache = {}
 
     # ---- the weekly step -------------------------------------------------------------------
     def step(self, model: Any) -> None:
@@ -142,11 +148,12 @@ class InterventionSet:
         if on != self._cache_key:
             self._cache_key = on
             self._cache = self._universal_arrays(model, on)
+            self._mu_univ = self._baseline(model, self._cache[0])
             for m, a, idx in zip(self.universal, on, self._members, strict=True):
                 if a:
                     m.mark_reached(model, m.spread(model, idx, np.ones(idx.size, F32))[0])
         shift, prot, mult_e, mult_r, rep = self._cache
-        model.mu_eff = self._baseline(model, shift)
+        model.mu_eff = self._mu_univ
         model.protection_boost[:] = prot
         if not self._engine_dev and self.developmental:
             model.protection_boost += model.protection_dev
@@ -193,38 +200,61 @@ class InterventionSet:
 
     # ---- programmes and the compulsory path -----------------------------------------------
     def _apply_targeted(self, model: Any, week: int) -> None:
-        """Current-state effects of the enrolled (strongest per channel), reports, reach."""
+        """Current-state effects of the enrolled (strongest per channel), reports, reach.
+
+        Recomputed only when someone starts or finishes (or the universal baselines move)."""
+        enrolled = [(m, m.enrolled(model, week)) for m in (*self.programmes, *self.compulsory)]
+        key = (id(self._mu_univ), *(idx.tobytes() for _, idx in enrolled))
+        if key != self._targeted_key:
+            self._targeted_key = key
+            self._targeted = self._targeted_arrays(model, enrolled)
+        slots, best, rep, mu_eff = self._targeted
+        if slots is None:
+            return
+        if mu_eff is not None:
+            model.mu_eff = mu_eff
+        model.protection_boost[slots] -= best[:, NK]
+        model.entry_mult[slots] *= np.exp(best[:, NK + 1])
+        model.recruit_mult[slots] *= np.exp(best[:, NK + 2])
+        model.desist_mult[slots] *= np.exp(-best[:, NK + 3])
+        if rep is not None:
+            model.report_mult[slots] *= rep
+
+    def _targeted_arrays(self, model: Any, enrolled: list) -> tuple:
         parts = []
-        for m in (*self.programmes, *self.compulsory):
-            idx = m.enrolled(model, week)
+        for m, idx in enrolled:
             if idx.size == 0:
                 continue
-            slots, dose = m.spread(model, idx, np.ones(idx.size, F32))
-            m.mark_reached(model, slots)
-            parts.append((m, slots, dose))
+            key = idx.tobytes()
+            cached = self._spread_cache.get(id(m))
+            if cached is None or cached[0] != key:
+                slots, dose = m.spread(model, idx, np.ones(idx.size, F32))
+                m.mark_reached(model, slots)
+                self._spread_cache[id(m)] = cached = (key, slots, dose)
+            parts.append((m, cached[1], cached[2]))
         self._enrolled = parts
         if not parts:
-            return
+            return None, None, None, None
         slots, inv = np.unique(np.concatenate([s for _, s, _ in parts]), return_inverse=True)
         pos = np.split(inv, np.cumsum([s.size for _, s, _ in parts])[:-1])
         best = np.zeros((slots.size, NK + 4), F32)
-        rep = np.ones(slots.size, F32)
+        rep = None
         for (m, _, dose), at in zip(parts, pos, strict=True):
             eff = m.current()
             for c in np.flatnonzero(eff):
                 np.minimum.at(best[:, c], at, dose * eff[c])
             if m.reports and hasattr(model, "report_mult"):
+                rep = np.ones(slots.size, F32) if rep is None else rep
                 np.maximum.at(rep, at, 1.0 + dose * m.reports)
+        mu_eff = None
         if best[:, :NK].any():
-            shift = np.zeros((model.pop.n, NK), F32) if self._shift is None else self._shift.copy()
-            shift[slots] += best[:, :NK]
-            model.mu_eff = self._baseline(model, shift)
-        model.protection_boost[slots] -= best[:, NK]
-        model.entry_mult[slots] *= np.exp(best[:, NK + 1])
-        model.recruit_mult[slots] *= np.exp(best[:, NK + 2])
-        model.desist_mult[slots] *= np.exp(-best[:, NK + 3])
-        if hasattr(model, "report_mult"):
-            model.report_mult[slots] *= rep
+            mu_eff = self._mu_univ.copy()
+            base = model.pop.mu[slots]
+            if not self._engine_dev and self.developmental:
+                base = base + model.mu_dev[slots]
+            shift = best[:, :NK] if self._shift is None else self._shift[slots] + best[:, :NK]
+            mu_eff[slots] = np.clip(base + shift, 0.0, 1.0)
+        return slots, best, rep, mu_eff
 
     # ---- lasting effects ---------------------------------------------------------------------
     def _update_dev(self, model: Any, week: int) -> None:
