@@ -11,13 +11,11 @@ ledgers add up.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import sim.model
 from sim.interventions import InterventionSpec
 from sim.interventions.ledger import by_group, ledger_tables
 from sim.interventions.measures import known
@@ -236,8 +234,6 @@ def test_placements_follow_need_not_a_fixed_number():
 
 # ---- network disruption ----------------------------------------------------------------------
 
-@pytest.mark.skipif("reach_mult" not in inspect.getsource(sim.model),
-                    reason="engine without members' demand and recruiters' reach modifiers")
 def test_network_measure_lowers_recruitment_without_freeing_demand():
     net = InterventionSpec(id="disrupt", type="network",
                            effects=[eff("demand", 0.5), eff("reach", 0.3)])

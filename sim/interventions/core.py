@@ -46,10 +46,6 @@ class InterventionSet:
     """All measures of a scenario acting on a model weekly."""
 
     def __init__(self, specs: list[InterventionSpec], model: Any):
-        n = model.pop.n
-        self.generation = np.zeros(n, np.int64)  # for engines without stable person ids
-        model.measures = self  # measures read `generation` while they are built
-        self.legacy = not hasattr(model, "known")  # an engine without reports of concern
         self.measures: list[Measure] = [KINDS[s.type](s, model) for s in specs]
         self.universal = [m for m in self.measures if isinstance(m, Universal)]
         self.programmes = [m for m in self.measures if isinstance(m, Programme)]
@@ -60,13 +56,7 @@ class InterventionSet:
             if m.esc.mandated_contact:
                 self.consent.mandate = m.esc
         self.developmental = [m for m in self.measures if m.dev is not None]
-        self._engine_dev = hasattr(model, "mu_dev")
-        if not self._engine_dev:
-            model.mu_dev = np.zeros((n, NK), F32)
-            model.protection_dev = np.zeros(n, F32)
-        for name in ("demand_mult", "reach_mult"):
-            if not hasattr(model, name):
-                setattr(model, name, 1.0)
+        self.reports = any(m.reports for m in self.measures)
         self._members = [m.members(model) for m in self.universal]
         self._cache_key: tuple | None = None
         self._dev_week = -1
@@ -75,19 +65,13 @@ class InterventionSet:
         self._spread_cache: dict[int, tuple] = {}
         self._mu_univ = model.pop.mu
         self._shift = None
-        model.mu_dev_active = False
-        model.report_mult_active = any(m.reports for m in self.measures)
 
     # ---- cohorts -------------------------------------------------------------------------
     def new_year(self, model: Any, newcomers: np.ndarray) -> None:
         """Cohorts moved: recompute universal target groups; newcomers start afresh."""
-        self.generation[newcomers] += 1
         for m in self.measures:
             m.forget(model, newcomers)
         self.consent.forget(model, newcomers)
-        if not self._engine_dev:
-            model.mu_dev[newcomers] = 0.0
-            model.protection_dev[newcomers] = 0.0
         self._members = [m.members(model) for m in self.universal]
         self._cache_key = None
         self._targeted_key = None
@@ -96,8 +80,9 @@ class InterventionSet:
     # ---- the weekly step -------------------------------------------------------------------
     def step(self, model: Any) -> None:
         week = model.week
-        if self.legacy:
-            self._legacy_reset_and_detect(model)
+        if self.reports:  # per-youth report multipliers are set anew every week
+            model.report_mult[:] = 1.0
+            model.report_mult_active = True
         for m in self.measures:
             m.apply_system(model, m.level(week) * m.spec.scale)
         self._apply_universal(model, week)
@@ -112,33 +97,6 @@ class InterventionSet:
         if week % INTAKE_EVERY == 0 or self._dev_week < 0:
             self._update_dev(model, week)
         model.cost_this_step += sum(m.cost(week) for m in self.measures)
-
-    def _legacy_reset_and_detect(self, model: Any) -> None:
-        """Engines without reports of concern: reset the modifiers and detect here."""
-        from sim.detection import detect
-
-        model.detect_mult = np.ones(4)
-        model.info_share = model.p["info_sharing_school_social"]
-        model.uptake = model.p["uptake_voluntary"]
-        model.uptake_boost = 0.0
-        model.incapacitation_mult = 1.0
-        model.demand_mult = 1.0
-        model.reach_mult = 1.0
-        model.place_mult = np.ones(model.city.n_districts)
-        for m in self.measures:  # system effects act on this week's detection, as before
-            m.apply_system(model, m.level(model.week) * m.spec.scale)
-        u = model.streams["detection"].random(model.pop.n, dtype=np.float32)
-        new = detect(model.stage, model.pop.school >= 0, model.detected, u, model.p,
-                     model.detect_mult, model.info_share)
-        model.count_flow("detections", new)
-        # undo: step() applies them again
-        model.detect_mult = np.ones(4)
-        model.info_share = model.p["info_sharing_school_social"]
-        model.uptake_boost = 0.0
-        model.incapacitation_mult = 1.0
-        model.demand_mult = 1.0
-        model.reach_mult = 1.0
-        model.place_mult = np.ones(model.city.n_districts)
 
     # ---- universal measures ----------------------------------------------------------------
     def _apply_universal(self, model: Any, week: int) -> None:
@@ -155,8 +113,6 @@ class InterventionSet:
         shift, prot, mult_e, mult_r, rep = self._cache
         model.mu_eff = self._mu_univ
         model.protection_boost[:] = prot
-        if not self._engine_dev and self.developmental:
-            model.protection_boost += model.protection_dev
         model.entry_mult[:] = mult_e
         model.recruit_mult[:] = mult_r
         model.desist_mult[:] = 1.0
@@ -164,18 +120,16 @@ class InterventionSet:
             model.entry_mult *= self._dev_mult[0]
             model.recruit_mult *= self._dev_mult[1]
             model.desist_mult /= self._dev_mult[2]
-        if rep is not None and hasattr(model, "report_mult"):
+        if rep is not None:
             model.report_mult *= rep
 
-    def _baseline(self, model: Any, shift: np.ndarray | None) -> np.ndarray:
-        """Effective baselines: the living baselines, the lasting shifts (when the engine does
-        not add them itself) and the current-state shift, clipped to [0, 1]."""
-        base = model.pop.mu
-        if not self._engine_dev and self.developmental:
-            base = base + model.mu_dev
+    @staticmethod
+    def _baseline(model: Any, shift: np.ndarray | None) -> np.ndarray:
+        """Effective baselines: the living baselines and the current-state shift, clipped to
+        [0, 1] (the engine adds the lasting shifts `mu_dev` itself)."""
         if shift is None:
-            return np.clip(base, 0.0, 1.0) if base is not model.pop.mu else base
-        return np.clip(base + shift, 0.0, 1.0)
+            return model.pop.mu
+        return np.clip(model.pop.mu + shift, 0.0, 1.0)
 
     def _universal_arrays(self, model: Any, on: tuple[bool, ...]) -> tuple:
         n = model.pop.n
@@ -243,15 +197,13 @@ class InterventionSet:
             eff = m.current()
             for c in np.flatnonzero(eff):
                 np.minimum.at(best[:, c], at, dose * eff[c])
-            if m.reports and hasattr(model, "report_mult"):
+            if m.reports:
                 rep = np.ones(slots.size, F32) if rep is None else rep
                 np.maximum.at(rep, at, 1.0 + dose * m.reports)
         mu_eff = None
         if best[:, :NK].any():
             mu_eff = self._mu_univ.copy()
             base = model.pop.mu[slots]
-            if not self._engine_dev and self.developmental:
-                base = base + model.mu_dev[slots]
             shift = best[:, :NK] if self._shift is None else self._shift[slots] + best[:, :NK]
             mu_eff[slots] = np.clip(base + shift, 0.0, 1.0)
         return slots, best, rep, mu_eff
@@ -290,7 +242,7 @@ class InterventionSet:
                     logs[j] += m.dev * eff[NK + 1 + j]
         model.mu_dev[:] = mu
         model.protection_dev[:] = prot
-        model.mu_dev_active = bool(mu.any())
+        model.mu_dev_active = bool(mu.any() or prot.any())
         self._dev_mult = np.exp(logs) if logs.any() else None
         self._cache_key = None  # baselines moved: rebuild the effective baselines
 

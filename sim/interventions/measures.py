@@ -37,23 +37,18 @@ def measure_key(spec_id: str) -> int:
 
 
 def known(model: Any) -> np.ndarray:
-    """Youths known to social services (the engine's `known`; `detected` in older engines)."""
-    k = getattr(model, "known", None)
-    return model.detected if k is None else k
+    """Youths known to social services (an open case after a report of concern)."""
+    return model.known
 
 
 def person_ids(model: Any) -> np.ndarray:
     """Stable person ids (not the reusable slots)."""
-    pid = getattr(model.pop, "person_id", None)
-    if pid is None:  # older engines: slot and the year the slot was last taken over
-        return np.arange(model.pop.n, dtype=np.int64) + model.measures.generation * 1_000_003
-    return pid
+    return model.pop.person_id
 
 
 def log_event(model: Any, kind: str, slots: np.ndarray, detail: str) -> None:
-    events = getattr(model, "events", None)
-    if events is not None and slots.size:
-        events.log(kind, slots, detail)
+    if slots.size:
+        model.events.log(kind, slots, detail)
 
 
 def siblings_of(model: Any, slots: np.ndarray) -> np.ndarray:
