@@ -31,7 +31,7 @@ RECRUITED = [FLOW_INDEX[f"recruited_{k}"] for k in ("peer", "sibling", "school",
 
 
 def eff(on: str, value: float) -> dict:
-    return {"acts_on": on, "value": value, "range": [0.0, max(value, 0.0) * 2 + 1e-9],
+    return {"acts_on": on, "value": value, "range": [0.0, max(value, 0.0)],
             "source": "assumption: test"}
 
 
@@ -74,7 +74,7 @@ def preschool(value: float) -> InterventionSpec:
 @pytest.fixture(scope="module")
 def fifteen_years() -> dict[str, UmeaModel]:
     return {k: run(v, years=15, seed=2) for k, v in
-            (("none", []), ("zero", [preschool(0.0)]), ("early", [preschool(1.5)]))}
+            (("none", []), ("zero", [preschool(0.0)]), ("early", [preschool(1.0)]))}
 
 
 def test_preschool_measure_with_lasting_effect_changes_recruitment_at_12_to_15(fifteen_years):
@@ -104,7 +104,7 @@ def indicated(capacity: float) -> InterventionSpec:
     return InterventionSpec(
         id="casework", type="programme", requires_detection=True, capacity_per_year=capacity,
         uptake=1.0, target={"ages": [10, 17], "stages": [1, 2]}, duration_weeks=52,
-        effects=[eff("recruitment_hazard", 1.5), eff("desistance", 1.0)])
+        effects=[eff("recruitment_hazard", 1.0), eff("desistance", 1.0)])
 
 
 MORE_DETECTION = InterventionSpec(id="detect_more", type="detection",

@@ -8,7 +8,8 @@ Columns per measure (one row per run and measure, `InterventionSet.ledger`):
 - `waiting_end`, `waiting_mean`, `waiting_peak`  the waiting list (referral programmes) at the
               end, on average over intake rounds, at its longest;
 - `started`   youths who started (universal: = reached);
-- `completed` youths who finished their course or stay;
+- `completed` youths who finished their course or stay (programmes, placements; universal
+              measures have no course to finish: 0);
 - `reached`   distinct youths the measure acted on, siblings of household entries included;
 - `placements` the compulsory path's placements;
 - `cost_sek`  what was paid (budgets while in force; placements per youth-week);
