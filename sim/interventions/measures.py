@@ -23,7 +23,7 @@ from sim.risk import FACTOR_INDEX, FACTORS, PLACE_FACTOR
 from sim.rng import entity_keys, keyed_uniform
 
 INTAKE_EVERY = 4  # weeks between programme intake rounds and updates of lasting effects
-KEY_WILLINGNESS, KEY_ACCEPT, KEY_SELECT, KEY_PART, KEY_PLACE = 201, 202, 203, 204, 205
+KEY_WILLINGNESS, KEY_ACCEPT, KEY_SELECT, KEY_PLACE = 201, 202, 203, 205
 F32 = np.float32
 
 
@@ -226,14 +226,21 @@ class Measure:
 class Universal(Measure):
     """Everyone in the target group who takes part (share `uptake`, default all) is affected.
 
-    Who takes part is drawn per measure and person, so measures reach independent shares."""
+    Who takes part is drawn per measure (its own stream), so measures reach independent shares;
+    newcomers in reused slots get a fresh draw."""
+
+    def __init__(self, spec: InterventionSpec, model: Any):
+        super().__init__(spec, model)
+        self.u_part = model.streams.fresh(f"participation:{spec.id}").random(model.pop.n)
+
+    def forget(self, model: Any, slots: np.ndarray) -> None:
+        super().forget(model, slots)
+        rng = model.streams.fresh(f"participation:{self.spec.id}", model.week // 52)
+        self.u_part[slots] = rng.random(self.u_part.size)[slots]
 
     def members(self, model: Any) -> np.ndarray:
         share = min((1.0 if self.spec.uptake is None else self.spec.uptake) * self.spec.scale, 1.0)
-        elig = self.eligible(model)
-        idx = np.flatnonzero(elig)
-        u = keyed_uniform(entity_keys(self.seed, KEY_PART, self.key, person_ids(model)[idx]), 0)
-        return idx[u < share]
+        return np.flatnonzero(self.eligible(model) & (self.u_part < share))
 
 
 class Programme(Measure):
@@ -299,6 +306,8 @@ class Programme(Measure):
             self.queue = np.r_[self.queue, cand[accept]]
             self.queued_at = np.r_[self.queued_at, np.full(int(accept.sum()), week)]
         still = elig[self.queue]  # aged out, exited or otherwise no longer in the target group
+        if self.spec.requires_detection:
+            still &= known(model)[self.queue]  # the referral lapses when the case closes
         self.queue, self.queued_at = self.queue[still], self.queued_at[still]
         if self.spec.queue_order == "risk":
             order = np.lexsort((self.queued_at, -self.risk(model)[self.queue]))
