@@ -460,6 +460,7 @@ def new_manifest(exp: Experiment, design: pd.DataFrame) -> dict[str, Any]:
         "format": FORMAT_VERSION, "experiment": exp.to_dict(),
         "experiment_file": str(exp.path) if exp.path else None, "spec_hash": exp.spec_hash(),
         "inputs": input_fingerprint(exp), "parameters": params,
+        "outside_plausible_range": dict(exp.outside_range),
         "problem": salib_problem(exp), "n_points": len(design),
         "n_tasks": len(design) * exp.replicates,
         "replicate_seeds": [replicate_seed(exp.seed, r) for r in range(exp.replicates)],
