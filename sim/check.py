@@ -168,6 +168,8 @@ def kind_of(path: Path, raw: Any) -> str:
     if "calibration" in resolved.parent.parts[-1:]:
         return "calibration"
     if isinstance(raw, list):
+        if any(isinstance(x, Mapping) and "method" in x for x in raw):
+            return "experiment"
         return "interventions"
     if isinstance(raw, Mapping):
         keys = set(raw)

@@ -258,6 +258,11 @@ def parse_experiment(raw: Mapping, where: str = "experiment", base: Path | None 
     _check_outputs(spec, where)
     _check_columns(spec, params, where, len(scenarios))
     outside = _outside_range(params, fixed, catalogue, where)
+    if spec.model == "uvts":  # refuse a bad scenario now, not after the output folder is made
+        from sim.scenario import load_scenario
+
+        for p in scenarios:
+            load_scenario(p)
     exp = Experiment(
         name=spec.name or default_name, path=source, model=spec.model, scenarios=scenarios,
         difference=spec.difference, parameters=params, fixed=fixed, method=spec.method,

@@ -35,13 +35,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from sim.errors import InputError
+from sim.errors import InputError, shorten
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_ROOT = PROJECT_ROOT / "scenarios"
 MAX_BYTES = 512 * 1024      # the largest shipped file is ~15 kB
 MAX_DEPTH = 24              # levels of nesting (the shipped files use at most 5)
-MAX_NODES = 50_000          # values in one file
+MAX_NODES = 10_000          # values in one file
 MAX_ALIASES = 0             # YAML aliases (*name) allowed in one file
 MAX_GLOB_MATCHES = 500      # files one `use:` pattern may name
 ALLOW_ENV = "UVTS_ALLOW_OUTSIDE_RANGE"
@@ -175,11 +175,17 @@ _CACHE_SIZE = 256
 
 def parse_yaml(text: str, where: str, error: type[InputError] = InputError) -> Any:
     """Parse YAML text strictly (see the module docstring)."""
-    loader = _StrictLoader(text)
+    loader = None
     try:
+        loader = _StrictLoader(text)  # the reader refuses control characters here already
         return loader.get_single_data()
     except _RefusedError as exc:
         raise error(_at(where, exc.mark), exc.field, exc.expected, exc.got) from None
+    except yaml.reader.ReaderError as exc:
+        line = text[: max(exc.position, 0)].count("\n") + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise error(f"{where}:{line}", "(encoding)", "text without control characters (found "
+                    f"character U+{ord(char):04X})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
@@ -188,7 +194,8 @@ def parse_yaml(text: str, where: str, error: type[InputError] = InputError) -> A
     except RecursionError:  # not reachable with MAX_DEPTH, kept as a last guard
         raise error(where, "(nesting)", f"at most {MAX_DEPTH} levels of nesting") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _at(where: str, mark: Any) -> str:
@@ -241,10 +248,13 @@ def _numeric(tp: Any) -> bool:
 
 
 def not_a_number(value: Any, annotation: Any) -> Any:
-    """The first bool or text found where `annotation` expects a number (None if there is none)."""
+    """The first bool or text found where `annotation` expects a number, or non-bool where it
+    expects true/false (None if there is none)."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if _numeric(annotation):
         return value if isinstance(value, bool | str) else None
+    if annotation is bool:
+        return None if isinstance(value, bool) else value
     if origin in (typing.Union, types.UnionType):
         if value is None or (isinstance(value, bool) and bool in args):
             return None
@@ -288,8 +298,10 @@ class StrictInput(BaseModel):
         if field is not None:
             bad = not_a_number(value, field.annotation)
             if bad is not None:
+                if field.annotation is bool:
+                    raise ValueError(f"true or false, not {type(bad).__name__} ({shorten(bad)})")
                 kind = "true/false" if isinstance(bad, bool) else "text"
-                raise ValueError(f"a number, not {kind} ({bad!r})")
+                raise ValueError(f"a number, not {kind} ({shorten(bad)})")
         return value
 
 
@@ -308,18 +320,36 @@ _PHRASES = {
 }
 
 
+_BOUNDS = {"greater_than_equal": ("ge", ">="), "greater_than": ("gt", ">"),
+           "less_than_equal": ("le", "<="), "less_than": ("lt", "<")}
+
+
 def describe_validation(exc: ValidationError) -> tuple[str, str, object]:
     """(field path, what was expected, what was found) of the first error of a pydantic error."""
     err = exc.errors()[0]
     field = ".".join(str(p) for p in err["loc"]) or "(entry)"
-    kind = err["type"]
+    kind, ctx = err["type"], err.get("ctx") or {}
     got = err.get("input")
     if kind in ("missing", "extra_forbidden"):
         got = None
     if kind in _PHRASES:
         return field, _PHRASES[kind], got
+    if kind in _BOUNDS:
+        key, sign = _BOUNDS[kind]
+        return field, f"a number {sign} {ctx.get(key)}", got
+    if kind == "too_short":
+        n = ctx.get("min_length", 1)
+        return field, f"a list of at least {n} item{'s' if n != 1 else ''} (not empty)", got
+    if kind == "too_long":
+        return field, f"a list of at most {ctx.get('max_length')} items", got
     msg = err["msg"].removeprefix("Value error, ").removeprefix("Input should be ")
-    return field, msg[:1].lower() + msg[1:], got
+    msg = msg[:1].lower() + msg[1:]
+    if kind == "value_error" and isinstance(got, dict | list):
+        # a check across fields: its message says what was found; the entry itself is long
+        if not msg.startswith(("a ", "an ")):
+            msg = f"a consistent entry ({msg})"
+        got = None
+    return field, msg, got
 
 
 # ---------------------------------------------------------------------------- paths and names
@@ -433,13 +463,14 @@ def _no_private(entry: Mapping, where: str, at: str, error: type[InputError]) ->
             raise error(where, f"{at}.{key}", "no such field (check the spelling)")
 
 
-def expand_uses(entries: object, where: str, base_dir: Path,
-                error: type[InputError]) -> list[dict[str, Any]]:
+def expand_uses(entries: object, where: str, base_dir: Path, error: type[InputError],
+                fresh: bool = False) -> list[dict[str, Any]]:
     """Intervention entries with every `use:` reference replaced by the interventions it names.
 
     Each entry gets `_file` (where its fields were written); an entry from `use:` also gets
     `_ref` (the referring file and entry) and `_overrides` (the fields the referring entry sets),
-    so errors in an override are blamed on the file the user wrote."""
+    so errors in an override are blamed on the file the user wrote. `fresh`: the entries come
+    straight from a file (none is expanded already)."""
     if entries is None:
         return []
     if not isinstance(entries, list):
@@ -449,7 +480,7 @@ def expand_uses(entries: object, where: str, base_dir: Path,
         at = f"interventions[{k}]"
         if not isinstance(entry, dict):
             raise error(where, at, "an intervention (a mapping of fields, or 'use: FILE')", entry)
-        if "_file" in entry and "use" not in entry:  # expanded already
+        if not fresh and "_file" in entry and "use" not in entry:  # expanded already
             out.append(entry)
             continue
         check_keys(entry, where, at, error)

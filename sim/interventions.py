@@ -121,21 +121,21 @@ class InterventionSpec(StrictInput):
     level: Literal["universal", "selective", "indicated", "not_targeted"] = "universal"
     catalogue_number: int | None = None
     target: Target = Field(default_factory=Target)
-    capacity_per_year: float | None = Field(None, ge=0)
+    capacity_per_year: float | None = Field(None, ge=0, le=100_000)  # Umeå has ~30,000 youths
     uptake: float | None = Field(None, ge=0.0, le=1.0)
     uptake_source: str = ""
     requires_detection: bool = False
     selection: Literal["highest_risk", "random"] = "highest_risk"
-    delay_weeks: int = Field(0, ge=0)
-    duration_weeks: int = Field(52, ge=1)
-    decay_half_life_weeks: float = Field(26.0, gt=0)
+    delay_weeks: int = Field(0, ge=0, le=2600)  # at most 50 years
+    duration_weeks: int = Field(52, ge=1, le=2600)
+    decay_half_life_weeks: float = Field(26.0, gt=0, le=5200)
     effects: list[Effect] = Field(default_factory=list)
-    cost_sek_per_year: float = Field(0.0, ge=0)
+    cost_sek_per_year: float = Field(0.0, ge=0, le=1e10)
     cost_source: str = ""
     start: float = 2024.0
     end: float | None = None
-    top_k: int | None = Field(None, ge=1)
-    interval_weeks: int = Field(1, ge=1)
+    top_k: int | None = Field(None, ge=1, le=1000)
+    interval_weeks: int = Field(1, ge=1, le=2600)
     displacement: float = Field(0.0, ge=0.0, le=1.0)
     scale: float = Field(1.0, ge=0.0, le=100.0)
     notes: str = ""
@@ -191,7 +191,8 @@ def build_interventions(entries: list[dict[str, Any]], where: str,
             if isinstance(ref, str) and isinstance(mine, list) and field.split(".")[0] in mine:
                 src, at = ref.rsplit("|", 1)  # an override the referring file wrote
                 raise ScenarioError(src, f"{at}.{field}", expected, got) from None
-            raise ScenarioError(src, f"{label}.{field}", expected, got) from None
+            raise ScenarioError(src, label if field == "(entry)" else f"{label}.{field}",
+                                expected, got) from None
         if spec.id in seen:
             raise ScenarioError(src, f"{label}.id", "an id used only once in a scenario", spec.id)
         seen.add(spec.id)

@@ -21,8 +21,8 @@ from typing import Any
 from pydantic import ConfigDict, Field, ValidationError
 
 from sim.errors import ScenarioError
-from sim.inputs import StrictInput, check_keys, check_name, read_mapping, reference
-from sim.interventions import InterventionSpec, build_interventions, describe, expand
+from sim.inputs import StrictInput, check_keys, check_name, expand_uses, read_mapping, reference
+from sim.interventions import InterventionSpec, build_interventions, describe
 from sim.params import PARAMETER_FILE, outside_plausible, resolve
 
 MAX_REPLICATES = 10_000
@@ -130,7 +130,8 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ScenarioError(str(seen[-1]), "extends", "a chain of at most 20 scenarios")
     raw = read_mapping(path, ScenarioError, "scenario file")
     _check_file(raw, path)
-    raw["interventions"] = expand(raw.get("interventions"), str(path), path.parent)
+    raw["interventions"] = expand_uses(raw.get("interventions"), str(path), path.parent,
+                                       ScenarioError, fresh=True)
     parent_ref = raw.get("extends")
     if parent_ref is None:
         return dict(raw)
