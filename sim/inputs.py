@@ -320,8 +320,9 @@ _PHRASES = {
 }
 
 
-_BOUNDS = {"greater_than_equal": ("ge", ">="), "greater_than": ("gt", ">"),
-           "less_than_equal": ("le", "<="), "less_than": ("lt", "<")}
+_BOUNDS = {"greater_than_equal": ("ge", "greater than or equal to"),
+           "greater_than": ("gt", "greater than"),
+           "less_than_equal": ("le", "less than or equal to"), "less_than": ("lt", "less than")}
 
 
 def describe_validation(exc: ValidationError) -> tuple[str, str, object]:
