@@ -25,6 +25,7 @@ class InputError(ValueError):
     """A user-supplied file or value is wrong."""
 
     def __init__(self, where: str, field: str, expected: str, got: object = None):
+        field = str(field) if str(field).strip() else f"{field!r} (an empty name)"
         self.where, self.field, self.expected, self.got = where, field, expected, got
         msg = f"{where}: field '{field}': expected {expected}"
         if got is not None:

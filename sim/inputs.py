@@ -301,7 +301,14 @@ class StrictInput(BaseModel):
                 if field.annotation is bool:
                     raise ValueError(f"true or false, not {type(bad).__name__} ({shorten(bad)})")
                 kind = "true/false" if isinstance(bad, bool) else "text"
-                raise ValueError(f"a number, not {kind} ({shorten(bad)})")
+                hint = ""
+                if isinstance(bad, str):
+                    try:
+                        float(bad)
+                        hint = "; YAML reads 1e12 as text: write 1.0e+12"
+                    except ValueError:
+                        pass
+                raise ValueError(f"a number, not {kind} ({shorten(bad)}{hint})")
         return value
 
 
@@ -361,12 +368,12 @@ def search_path() -> list[Path]:
     return [Path(p).resolve() for p in raw.split(os.pathsep) if p.strip()]
 
 
-def allowed_roots(referrer: Path | None) -> list[Path]:
-    """Where referenced files may be: the project's scenarios, the referring file's folder and
-    the user's search path."""
+def allowed_roots(base_dir: Path | None) -> list[Path]:
+    """Where referenced files may be: the project's scenarios, the referring file's folder
+    (`base_dir`, and below) and the user's search path."""
     roots = [SCENARIO_ROOT.resolve()]
-    if referrer is not None:
-        roots.append(referrer.resolve().parent)
+    if base_dir is not None:
+        roots.append(Path(base_dir).resolve())
     return roots + search_path()
 
 

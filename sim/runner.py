@@ -71,9 +71,13 @@ def run_many(tasks: list[tuple], workers: int = 1, desc: str = "runs",
             out.append(_run_task(t))
             bar.update()
     else:
+        from sim.sweep import children_ignore_sigint
+
         pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
         try:
-            for run in pool.map(_run_task, tasks):
+            with children_ignore_sigint():  # the workers start here
+                results = pool.map(_run_task, tasks)
+            for run in results:
                 out.append(run)
                 bar.update()
         except BaseException:  # Ctrl-C or a failed run: stop the workers now, not after the queue
