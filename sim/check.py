@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from sim.errors import CalibrationError, InputError, ScenarioError
-from sim.inputs import PROJECT_ROOT, StrictInput, check_keys, describe_validation, read_yaml
+from sim.inputs import PROJECT_ROOT, StrictInput, check_keys, describe_validation, one_of, read_yaml
 
 CalibrationSchema = Callable[[Any, str], str]
 CALIBRATION_SCHEMAS: dict[str, CalibrationSchema] = {}
@@ -50,7 +50,7 @@ class Target(StrictInput):
 
         known = _runner_outputs()
         if known is not None and v not in known:
-            raise ValueError(f"a model output, one of {', '.join(known)}")
+            raise ValueError(f"a model output: {one_of(known, v)}")
         return v
 
     @model_validator(mode="after")

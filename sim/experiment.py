@@ -27,6 +27,7 @@ from sim.inputs import (
     StrictInput,
     check_name,
     describe_validation,
+    one_of,
     outside_range_allowed,
     read_mapping,
     reference,
@@ -395,10 +396,8 @@ def _check_outputs(spec: _RawExperiment, where: str) -> None:
         return
     for name in spec.outputs:
         if name not in known:
-            close = difflib.get_close_matches(name, list(known), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ExperimentError(where, "outputs", f"known output names{hint}: {', '.join(known)}",
-                             name)
+            raise ExperimentError(where, "outputs", f"known output names: {one_of(known, name)}",
+                                  name)
 
 
 RESERVED_COLUMNS = ("task_id", "point", "replicate", "seed", "wall_s", "worker")

@@ -27,7 +27,7 @@ import re
 import stat
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -358,6 +358,20 @@ def describe_validation(exc: ValidationError) -> tuple[str, str, object]:
             msg = f"a consistent entry ({msg})"
         got = None
     return field, msg, got
+
+
+def one_of(names: Iterable[str], given: object = None, shown: int = 8) -> str:
+    """'a, b, c, ... (40 in all; did you mean 'x'?)': a short list of the accepted names."""
+    import difflib
+
+    names = list(names)
+    text = ", ".join(names[:shown]) + (f", ... ({len(names)} in all)" if len(names) > shown
+                                       else "")
+    if isinstance(given, str):
+        close = difflib.get_close_matches(given, names, n=1)
+        if close:
+            text += f"; did you mean '{close[0]}'?"
+    return text
 
 
 # ---------------------------------------------------------------------------- paths and names
