@@ -118,6 +118,9 @@ def _compare(args: argparse.Namespace) -> int:
     confirm_runs(n, args.yes, args.scenarios[0], "replicates",
                  f"{n:,} runs: {reps:,} replicates x ({len(scens)} scenarios + {depts} departments "
                  "left out)")
+    if not args.quiet:
+        print(f"compare: {n:,} runs ({reps:,} replicates x ({len(scens)} scenarios + {depts} "
+              "departments left out))", file=sys.stderr)
     out = Path(args.out) if args.out else \
         Path("results") / safe_name("compare_" + "_vs_".join(names))
     args.out = str(out)
