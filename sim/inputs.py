@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import glob
+import hashlib
 import os
 import re
 import stat
@@ -169,7 +170,7 @@ class _StrictLoader(yaml.SafeLoader):
         return out
 
 
-_CACHE: dict[tuple, Any] = {}
+_CACHE: dict[bytes, Any] = {}
 _CACHE_SIZE = 256
 
 
@@ -204,21 +205,19 @@ def _at(where: str, mark: Any) -> str:
 
 def read_yaml(path: str | Path, error: type[InputError] = InputError,
               what: str = "YAML file") -> Any:
-    """Read, decode and parse one YAML file through the boundary; a fresh copy every call."""
+    """Read, decode and parse one YAML file through the boundary; a fresh copy every call.
+
+    Parsed files are cached by their content (not by name or time stamp), so a file edited
+    between two loads is always read anew."""
     p = Path(path)
-    try:
-        st = p.stat()
-        key: tuple | None = (str(p.resolve()), st.st_mtime_ns, st.st_size, st.st_ino)
-    except (OSError, ValueError, RuntimeError):
-        key = None
-    if key is not None and key in _CACHE:
-        return copy.deepcopy(_CACHE[key])
     data = read_bytes(p, error, what)
+    key = hashlib.blake2b(data, digest_size=20).digest()
+    if key in _CACHE:
+        return copy.deepcopy(_CACHE[key])
     value = parse_yaml(decode(data, str(p), error), str(p), error)
-    if key is not None:
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = copy.deepcopy(value)
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = copy.deepcopy(value)
     return value
 
 

@@ -510,3 +510,10 @@ def test_ctrl_c_ends_with_one_line_and_status_130(tmp_path, command):
         assert not out.exists()  # nothing half-written
     else:
         assert not list(out.rglob("*.tmp")) and not (out / LOCK).exists()
+
+
+def test_a_file_edited_between_two_loads_is_read_anew(tmp_path):
+    p = _write(tmp_path, "s.yaml", "name: s\nyears: 2\n")
+    assert load_scenario(p).years == 2
+    p.write_text("name: s\nyears: 3\n", encoding="utf-8")  # same size, same time stamp tick
+    assert load_scenario(p).years == 3
