@@ -41,6 +41,7 @@ class Target(StrictInput):
     range: tuple[float, float]
     unit: str = Field(min_length=1)
     source: str = Field(min_length=1)
+    ages: str | int | None = None  # the age group the target counts, e.g. "10-20" or 15
     note: str = ""
 
     @field_validator("output")
