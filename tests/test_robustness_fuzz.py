@@ -127,7 +127,7 @@ def test_uvts_check_console_script_never_prints_a_traceback(corpus):
 
 # ---------------------------------------------------------------------------- property-based
 
-SETTINGS = settings(max_examples=120, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=120, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 SCALARS = (st.none() | st.booleans() | st.integers(-10**20, 10**20)
            | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20))
