@@ -8,6 +8,7 @@
 
 from sim.interventions.core import InterventionSet
 from sim.interventions.spec import (
+    EFFECT_BOUNDS,
     EFFECT_KINDS,
     Effect,
     Escalation,
@@ -18,5 +19,6 @@ from sim.interventions.spec import (
     expand,
 )
 
-__all__ = ["EFFECT_KINDS", "Effect", "Escalation", "InterventionSet", "InterventionSpec", "Target",
+__all__ = ["EFFECT_BOUNDS", "EFFECT_KINDS", "Effect", "Escalation", "InterventionSet",
+           "InterventionSpec", "Target",
            "build_interventions", "describe", "expand"]
