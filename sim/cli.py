@@ -50,6 +50,20 @@ def _compare(args: argparse.Namespace) -> int:
     return compare_main(args)
 
 
+def _report_cmd(args: argparse.Namespace) -> int:
+    from sim.report import write_report
+
+    paths = write_report(args.results_dir, args.lang, pdf=not args.no_pdf)
+    print("Report written to " + " and ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def _dashboard_cmd(args: argparse.Namespace) -> int:
+    from sim.dashboard.serve import serve
+
+    return serve(lang=args.lang, host=args.host, port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="uvts", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -75,6 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
                       help="skip the leave-one-department-out contributions")
     cmp_.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     cmp_.set_defaults(func=_compare)
+    rep = sub.add_parser("report", help="a planner's report (HTML and PDF) from `uvts compare` "
+                         "results")
+    rep.add_argument("results_dir", help="folder written by `uvts compare`")
+    rep.add_argument("--lang", choices=("en", "sv"), default="en", help="report language "
+                     "(Swedish is written beside English: report_sv.html, report_sv.pdf)")
+    rep.add_argument("--no-pdf", action="store_true", help="write the HTML only")
+    rep.set_defaults(func=_report_cmd)
+    dash = sub.add_parser("dashboard", help="the workshop dashboard in the browser (works offline)")
+    dash.add_argument("--lang", choices=("sv", "en"), default="sv", help="language (default sv)")
+    dash.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
+                      "127.0.0.1: this computer only)")
+    dash.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    dash.set_defaults(func=_dashboard_cmd)
     try:
         from sim.cli_sweep import register
     except ImportError:  # the sweep commands are optional while they are being built

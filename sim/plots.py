@@ -202,7 +202,7 @@ LANDSBYGD = "Landsbygd"
 
 def _tile_centre(name: str) -> tuple[float, float]:
     if name == LANDSBYGD:
-        return (-0.25, 3.55)
+        return (0.55, -4.35)
     c, r = TILES[name]
     return (c + 0.5, -(r + 0.5))
 
@@ -241,7 +241,8 @@ def district_map(values: dict[str, float] | None, lang: str = "en", title: str =
         x, y = _tile_centre(name)
         v = vals.get(name)
         dark = v is not None and np.isfinite(v) and max(v, 0) / vmax > 0.55
-        txt = name if v is None else f"{name}\n{fmt.format(v)}"
+        shown = name.replace("-", "-\n") if name == "Holmsund-Obbola" else name
+        txt = shown if v is None else f"{shown}\n{fmt.format(v)}"
         ax.text(x, y, txt, ha="center", va="center", fontsize=8, zorder=3,
                 color="white" if dark else "black", fontweight="bold" if v is not None else None)
     ax.set_xlim(-0.7, 4.7)

@@ -12,29 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim import compare as cmp
-from sim.cli import main
 from sim.labels import LABELS, NBSP, department, has_swedish, label, number
 from sim.scenario import load_scenario
 from sim.schema import COLUMNS, column_docs
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
-
-
-@pytest.fixture(scope="module")
-def compared(tmp_path_factory):
-    """The plan against no UVTS over one year, 2 paired replicates, English then Swedish."""
-    tmp = tmp_path_factory.mktemp("cmp")
-    a, b = tmp / "plan.yaml", tmp / "none.yaml"
-    a.write_text(f"extends: {SCENARIOS / 'uvts_2024_2026.yaml'}\nname: plan\nyears: 1\n")
-    b.write_text(f"extends: {SCENARIOS / 'without_uvts.yaml'}\nname: none\nyears: 1\n")
-    out = tmp / "out"
-    args = ["compare", str(a), str(b), "--replicates", "2", "--seed", "4", "--out", str(out),
-            "--workers", "1", "--no-departments", "--quiet"]
-    assert main(args) == 0
-    english = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix == ".png"}
-    assert main([*args, "--lang", "sv"]) == 0
-    return out, english
 
 
 def test_headline_is_on_the_evaluated_row_with_units_and_horizon(compared):
