@@ -2,10 +2,10 @@
 
     >>> from sim import api
     >>> res = api.run("scenarios/baseline.yaml", replicates=2, years=1, seed=7)
-    >>> res.summary[["replicate", "new_recruits_per_year"]]          # one row per replicate
+    >>> res.summary[["replicate", "periphery_entries_u18_per_year"]]  # one row per replicate
     >>> cmp = api.compare("scenarios/uvts_2024_2026.yaml", "scenarios/without_uvts.yaml",
     ...                   replicates=4, years=3)
-    >>> cmp.headline                                                  # recruits prevented, 90 % interval
+    >>> cmp.headline                                       # children kept out, 90 % interval
     >>> api.outputs("scenarios/baseline.yaml", seed=1, years=1, entry_base_rate=0.02)
 
 Scalar functions for samplers (SALib, EMA Workbench) take model parameters as keywords:
@@ -94,7 +94,8 @@ class Comparison:
 
     @property
     def per_replicate(self) -> pd.DataFrame:
-        """Per scenario and replicate: recruits, youth-years at stage ≥2, members, detections, cost."""
+        """Per scenario and replicate: both recruitment outcomes, youth-years at stage ≥2, network
+        members, reports of concern, cost."""
         return cmp.per_replicate(self.runs)
 
     @property
@@ -105,37 +106,44 @@ class Comparison:
 
     @property
     def comparisons(self) -> pd.DataFrame:
-        """One row per counterfactual: recruits prevented (median, 90 % interval), extra cost,
-        SEK per prevented recruit where recruits were prevented."""
+        """One row per counterfactual: children kept out of the periphery and new members
+        prevented (median, 90 % interval), extra cost, SEK per child kept out where children were
+        kept out, replacement share."""
         return cmp.comparisons_table(self.per_replicate, self.evaluated.name, self.horizon,
                                      self._labels())
 
     @property
     def districts(self) -> pd.DataFrame:
-        """Per scenario and district, with recruits prevented by the evaluated scenario."""
+        """Per scenario and district, with children kept out of the periphery by the evaluated
+        scenario."""
         dist = cmp.per_district(self.runs, load_city().districts)
         return cmp.district_table(dist, self.evaluated.name, self.horizon)
 
     @property
     def weekly(self) -> pd.DataFrame:
-        """Recruits per scenario, replicate and week (columns time in decimal years, recruits)."""
+        """Children drawn into the periphery per scenario, replicate and week (columns time in
+        decimal years, recruits)."""
         flows = results.runs_tables(self.runs, load_city().districts,
                                     self.evaluated.start_year)["flows"]
         return cmp.weekly_recruits(flows, self.evaluated.start_year)
 
     @property
     def headline(self) -> dict[str, float | str]:
-        """Recruits prevented by the evaluated scenario against the first counterfactual."""
+        """Children kept out of a network's periphery (stage 1 → 2, under 18) by the evaluated
+        scenario against the first counterfactual, with new network members prevented."""
         row = self.comparisons.iloc[0]
         h = f"_{self.horizon}"
+        p = f"prevented_periphery_entries_u18{h}"
         return {"evaluated": row["evaluated"], "compared_with": row["compared_with"],
                 "horizon": self.horizon.replace("_", "–"),
                 "replicates": int(self.per_replicate["replicate"].nunique()),
-                "prevented_median": float(row[f"prevented_recruits{h}_median"]),
-                "prevented_p5": float(row[f"prevented_recruits{h}_p5"]),
-                "prevented_p95": float(row[f"prevented_recruits{h}_p95"]),
+                "prevented_median": float(row[f"{p}_median"]),
+                "prevented_p5": float(row[f"{p}_p5"]),
+                "prevented_p95": float(row[f"{p}_p95"]),
+                "new_members_prevented_median": float(row[f"prevented_new_members{h}_median"]),
                 "extra_cost_msek": float(row[f"extra_cost_msek{h}_median"]),
-                "sek_per_prevented_recruit": float(row["sek_per_prevented_recruit"]),
+                "sek_per_child_kept_out": float(row["sek_per_child_kept_out"]),
+                "replacement_share": float(row["replacement_share"]),
                 "note": row["note"]}
 
     def plan_period(self) -> tuple[float, float] | None:

@@ -2,7 +2,9 @@
 
 The first scenario is the one evaluated; each other scenario is an alternative (e.g. without
 UVTS). Replicate r of every scenario uses the same seed, so differences are taken pair by pair:
-`recruits prevented` = recruits(other) − recruits(first), per replicate, with a 90% interval.
+`prevented` = outcome(other) − outcome(first), per replicate, with a 90% interval. The headline
+outcome is children (under 18) drawn into a network's periphery (stage 1 → 2); new network members
+(stage 2 → 3) are reported beside it.
 Each department's contribution to the first scenario is measured by leaving its measures out
 (paired leave-one-department-out).
 """
@@ -22,28 +24,71 @@ from sim.errors import ScenarioError
 from sim.labels import label
 from sim.params import resolve
 from sim.population import load_city
-from sim.results import FLOW_INDEX
+from sim.results import FLOW_INDEX, NETWORK_SERIES, REPORT_CHANNELS
 from sim.rng import replicate_seed
 from sim.scenario import Scenario, load_scenario
 
 RECRUIT_FLOWS = [FLOW_INDEX[f"recruited_{k}"] for k in ("peer", "sibling", "school", "place")]
+REPORT_FLOWS = [FLOW_INDEX[c] for c in REPORT_CHANNELS]
 Q = (0.05, 0.5, 0.95)
+# The headline outcome: children (under 18) drawn into a criminal network's periphery (stage 1 → 2),
+# i.e. recruited as "youngers" (Brå 2023:13: children are recruited at 12-15). This is what the
+# activity plan sets out to stop ("stoppa rekryteringen av barn och unga till kriminella nätverk")
+# and it is frequent enough (≈65 a year) for a paired difference to be estimable; new network
+# members (stage 2 → 3, ≈10 a year) are reported beside it.
+HEADLINE = "periphery_entries_u18"
+OUTCOMES = ("periphery_entries_u18", "periphery_entries", "new_members", "new_members_u18",
+            "youth_years_stage2plus", "active_members_mean", "reports_of_concern", "cost_sek")
 
 
 def per_replicate(runs: list[runner.Run]) -> pd.DataFrame:
-    """One row per run: recruits, youth-years at stage ≥2, network size, detections, cost."""
+    """One row per run: both recruitment outcomes, youth-years at stage ≥2, network size,
+    reports of concern, cost."""
     rows = []
     for r in runs:
         rec = r.recorder
+        fl = rec.flows.sum(axis=(0, 1))
         rows.append({
             "scenario": r.scenario, "replicate": r.replicate,
-            "new_recruits": int(rec.flows[:, :, RECRUIT_FLOWS].sum()),
+            "periphery_entries_u18": int(fl[FLOW_INDEX["recruited_u18"]]),
+            "periphery_entries": int(fl[RECRUIT_FLOWS].sum()),
+            "new_members": int(fl[FLOW_INDEX["new_members"]]),
+            "new_members_u18": int(fl[FLOW_INDEX["new_members_u18"]]),
             "youth_years_stage2plus": rec.stage_counts[:, :, 2:4].sum() / 52.0,
-            "active_members_mean": rec.network[:, 0].mean(),
-            "detections": int(rec.flows[:, :, FLOW_INDEX["detections"]].sum()),
-            "cost_sek": rec.network[:, -1].sum(),
+            "active_members_mean": rec.network[:, NETWORK_SERIES.index("active_members")].mean(),
+            "reports_of_concern": int(fl[REPORT_FLOWS].sum()),
+            "cost_sek": rec.network[:, NETWORK_SERIES.index("cost_sek")].sum(),
         })
     return pd.DataFrame(rows)
+
+
+def replacement(runs: list[runner.Run], first: str) -> pd.DataFrame:
+    """Replacement per alternative scenario, pair by pair.
+
+    Among the youths the first scenario's measures reached individually (participants), the
+    measures prevent `direct` = entries(other) − entries(first) into the periphery before 18; the
+    net difference over all youths is `net`. What the participants were spared but others took up
+    instead is `direct − net`; the replacement share is Σ(direct − net) / Σ direct over the pairs
+    (undefined when the measures prevent nothing among participants)."""
+    by = {(r.scenario, r.replicate): r for r in runs}
+    rows = []
+    for (name, rep), r in by.items():
+        if name == first or (first, rep) not in by:
+            continue
+        a = by[(first, rep)]
+        part = a.participants if a.participants is not None else np.zeros(0, np.int64)
+        direct = np.isin(r.entered_u18, part).sum() - np.isin(a.entered_u18, part).sum()
+        net = len(r.entered_u18) - len(a.entered_u18)
+        rows.append({"scenario": name, "replicate": rep, "participants": len(part),
+                     "prevented_among_participants": int(direct), "prevented_net": int(net)})
+    return pd.DataFrame(rows)
+
+
+def replacement_share(rep: pd.DataFrame) -> float:
+    direct = rep["prevented_among_participants"].sum()
+    if direct <= 0:
+        return float("nan")
+    return float((direct - rep["prevented_net"].sum()) / direct)
 
 
 def per_district(runs: list[runner.Run], districts: tuple[str, ...]) -> pd.DataFrame:
@@ -53,7 +98,8 @@ def per_district(runs: list[runner.Run], districts: tuple[str, ...]) -> pd.DataF
         rec = r.recorder
         frames.append(pd.DataFrame({
             "scenario": r.scenario, "replicate": r.replicate, "district": districts,
-            "new_recruits": rec.flows[:, :, RECRUIT_FLOWS].sum(axis=(0, 2)),
+            "periphery_entries_u18": rec.flows[:, :, FLOW_INDEX["recruited_u18"]].sum(axis=0),
+            "new_members": rec.flows[:, :, FLOW_INDEX["new_members"]].sum(axis=0),
             "youth_years_stage2plus": rec.stage_counts[:, :, 2:4].sum(axis=(0, 2)) / 52.0,
         }))
     return pd.concat(frames, ignore_index=True)
@@ -75,32 +121,36 @@ def interval(values: pd.Series) -> dict[str, float]:
 
 
 def horizon_tag(start_year: int, years: int) -> str:
-    """'2024_2033' for a run over 2024-2033: goes into column names, so a number never loses
-    the period it counts over."""
+    """'2024_2033' for a run over 2024-2033 ('2024' for one year): goes into column names, so a
+    number never loses the period it counts over."""
     last = start_year + years - 1
     return f"{start_year}_{last}" if last > start_year else f"{start_year}"
 
 
 SUMMARY_MEASURES = (
     # raw column, column stem, unit, decimals, divisor
-    ("new_recruits", "recruits", "youths", 1, 1.0),
+    ("periphery_entries_u18", "periphery_entries_u18", "children", 1, 1.0),
+    ("periphery_entries", "periphery_entries", "youths", 1, 1.0),
+    ("new_members", "new_members", "youths", 1, 1.0),
+    ("new_members_u18", "new_members_u18", "children", 1, 1.0),
     ("youth_years_stage2plus", "youth_years_stage2plus", "youth-years", 0, 1.0),
     ("active_members_mean", "active_members_mean", "persons", 0, 1.0),
-    ("detections", "detections", "youths", 0, 1.0),
+    ("reports_of_concern", "reports_of_concern", "reports", 0, 1.0),
     ("cost_sek", "cost_msek", "MSEK", 1, 1e6),
 )
 
 
 def summary_table(rep: pd.DataFrame, first: str, horizon: str = "",
-                  labels: dict[str, str] | None = None) -> pd.DataFrame:
+                  labels: dict[str, str] | None = None,
+                  repl: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per scenario, rounded, with the unit and the horizon in every column name.
 
-    The first scenario is the one evaluated: its row carries the headline — recruits prevented
-    compared with the counterfactual (the second scenario), median and 90% interval of the paired
-    differences, the extra cost, and SEK per prevented recruit where recruits were prevented (a
-    note says why the cost per prevented recruit is missing otherwise). The counterfactual rows
-    carry their own outcomes only; comparisons with a third or later scenario are in
-    `comparisons_table`."""
+    The first scenario is the one evaluated: its row carries the headline against the
+    counterfactual (the second scenario) — children kept out of the periphery and new network
+    members prevented (median and 90% interval of the paired differences), the extra cost, SEK
+    per child kept out where children were kept out (a note says why it is missing otherwise) and
+    the replacement share. The counterfactual rows carry their own outcomes only; comparisons
+    with a third or later scenario are in `comparisons_table`."""
     h = f"_{horizon}" if horizon else ""
     labels = labels or {}
     names = list(dict.fromkeys(rep["scenario"]))
@@ -116,63 +166,76 @@ def summary_table(rep: pd.DataFrame, first: str, horizon: str = "",
             row[f"{stem}{h}_p95"] = round(iv["hi"], digits)
         rows.append(row)
     out = pd.DataFrame(rows)
-    others = [n for n in names if n != first]
-    if others:
-        head = comparisons_table(rep, first, horizon, labels).iloc[0]
+    if len(names) > 1:
+        head = comparisons_table(rep, first, horizon, labels, repl).iloc[0]
         for col in head.index:
             if col not in ("evaluated", "evaluated_label"):
-                out.loc[out["scenario"] == first, col] = head[col]
+                out[col] = pd.Series([head[col] if n == first else None for n in names],
+                                     dtype=object if isinstance(head[col], str) else float)
     return out
 
 
 def comparisons_table(rep: pd.DataFrame, first: str, horizon: str = "",
-                      labels: dict[str, str] | None = None) -> pd.DataFrame:
+                      labels: dict[str, str] | None = None,
+                      repl: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per counterfactual: what the evaluated (first) scenario changes compared with it,
-    pair by pair (median and 90% interval), at what extra cost, and SEK per prevented recruit
-    where the median of recruits prevented is above zero."""
+    pair by pair (median and 90% interval), at what extra cost, SEK per child kept out of the
+    periphery where the median is above zero, and the replacement share."""
     h = f"_{horizon}" if horizon else ""
     labels = labels or {}
-    diff = paired(rep, first, [], "new_recruits")
+    diff = paired(rep, first, [], HEADLINE)
+    members = paired(rep, first, [], "new_members")
     cost = paired(rep, first, [], "cost_sek")
     rows = []
     for name in dict.fromkeys(diff["scenario"]):
         prevented = interval(diff.loc[diff["scenario"] == name, "diff"])
+        mem = interval(members.loc[members["scenario"] == name, "diff"])
         extra = interval(-cost.loc[cost["scenario"] == name, "diff"] / 1e6)
         med = prevented["median"]
         if med > 0:
             per = round(extra["median"] * 1e6 / med, -3)
             note = ("" if prevented["lo"] > 0 else
-                    "the 90% interval of recruits prevented includes zero or fewer")
+                    "the 90% interval of children kept out of the periphery includes zero or fewer")
         else:
             per = np.nan
-            note = ("no recruits prevented (median of paired runs "
-                    f"{med:.1f}{': more recruits than the counterfactual' if med < 0 else ''}); "
-                    "SEK per prevented recruit is not defined")
+            worse = ": more children drawn in than in the counterfactual" if med < 0 else ""
+            note = (f"no children kept out of the periphery (median of paired runs {med:.1f}"
+                    f"{worse}); SEK per child kept out is not defined")
+        share = np.nan
+        if repl is not None and not repl.empty:
+            share = replacement_share(repl[repl["scenario"] == name])
         rows.append({
             "evaluated": first, "evaluated_label": labels.get(first, first),
             "compared_with": name, "compared_with_label": labels.get(name, name),
-            f"prevented_recruits{h}_median": round(med, 1),
-            f"prevented_recruits{h}_p5": round(prevented["lo"], 1),
-            f"prevented_recruits{h}_p95": round(prevented["hi"], 1),
+            f"prevented_periphery_entries_u18{h}_median": round(med, 1),
+            f"prevented_periphery_entries_u18{h}_p5": round(prevented["lo"], 1),
+            f"prevented_periphery_entries_u18{h}_p95": round(prevented["hi"], 1),
+            f"prevented_new_members{h}_median": round(mem["median"], 1),
+            f"prevented_new_members{h}_p5": round(mem["lo"], 1),
+            f"prevented_new_members{h}_p95": round(mem["hi"], 1),
             f"extra_cost_msek{h}_median": round(extra["median"], 1),
-            "sek_per_prevented_recruit": per,
+            "sek_per_child_kept_out": per,
+            "replacement_share": round(share, 2) if share == share else np.nan,
             "note": note,
         })
     return pd.DataFrame(rows)
 
 
 def district_table(dist: pd.DataFrame, first: str, horizon: str = "") -> pd.DataFrame:
-    """Per scenario and district: recruits and youth-years (medians), and recruits prevented by
-    the first scenario (median and 90% interval of paired differences), rounded."""
+    """Per scenario and district: both recruitment outcomes and youth-years (medians), and
+    children kept out of the periphery by the first scenario (median and 90% interval of paired
+    differences), rounded."""
     h = f"_{horizon}" if horizon else ""
     base = dist.groupby(["scenario", "district"], sort=False)[
-        ["new_recruits", "youth_years_stage2plus"]].median().reset_index()
-    d = paired(dist, first, ["district"], "new_recruits")
+        [HEADLINE, "new_members", "youth_years_stage2plus"]].median().reset_index()
+    d = paired(dist, first, ["district"], HEADLINE)
     prev = d.groupby(["scenario", "district"], sort=False)["diff"].quantile(list(Q)).unstack()
-    prev.columns = [f"prevented_recruits{h}_p5", f"prevented_recruits{h}_median",
-                    f"prevented_recruits{h}_p95"]
+    prev.columns = [f"prevented_periphery_entries_u18{h}_p5",
+                    f"prevented_periphery_entries_u18{h}_median",
+                    f"prevented_periphery_entries_u18{h}_p95"]
     out = base.merge(prev.reset_index(), on=["scenario", "district"], how="left")
-    out = out.rename(columns={"new_recruits": f"recruits{h}_median",
+    out = out.rename(columns={HEADLINE: f"periphery_entries_u18{h}_median",
+                              "new_members": f"new_members{h}_median",
                               "youth_years_stage2plus": f"youth_years_stage2plus{h}_median"})
     num = out.select_dtypes("number").columns
     return out.assign(**{c: out[c].round(1) for c in num})
@@ -202,16 +265,26 @@ def department_contributions(first: Scenario, other: Scenario, seed: int, reps: 
     tasks = [(first, r, seed, None, [s for s in specs if s.department != d or s.id in other_ids])
              for d in depts for r in range(reps)]
     runs = runner.run_many(tasks, workers, desc="departments", progress=progress)
-    base = full[full["scenario"] == first.name].set_index("replicate")["new_recruits"]
+    base = full[full["scenario"] == first.name].set_index("replicate")[HEADLINE]
     rows = []
     for k, d in enumerate(depts):
-        without = per_replicate(runs[k * reps:(k + 1) * reps]).set_index("replicate")["new_recruits"]
+        without = per_replicate(runs[k * reps:(k + 1) * reps]).set_index("replicate")[HEADLINE]
         iv = interval(without - base)
         cost = sum(s.cost_sek_per_year * s.scale for s in specs
                    if s.department == d and s.id not in other_ids)
         rows.append({"department": d, "prevented_lo": iv["lo"], "prevented_median": iv["median"],
                      "prevented_hi": iv["hi"], "cost_sek_per_year": cost})
     return pd.DataFrame(rows)
+
+
+def _check_horizons(scens: list[Scenario]) -> None:
+    a = scens[0]
+    for s in scens[1:]:
+        for field in ("start_year", "years"):
+            if getattr(s, field) != getattr(a, field):
+                raise ScenarioError(s.source_file, field,
+                                    f"the same value as in {a.source_file} ({getattr(a, field)}) "
+                                    "to compare pair by pair", getattr(s, field))
 
 
 def _check_horizons(scens: list[Scenario]) -> None:
@@ -246,7 +319,8 @@ def compare_main(args: argparse.Namespace) -> int:
     dist = per_district(runs, districts)
     horizon = horizon_tag(first.start_year, first.years)
     en_labels = {s.name: s.label("en") for s in scens}
-    summary = summary_table(rep, first.name, horizon, en_labels)
+    repl = replacement(runs, first.name)
+    summary = summary_table(rep, first.name, horizon, en_labels, repl)
     depts = pd.DataFrame() if args.no_departments else department_contributions(
         first, scens[1], seed, reps, workers, rep, not args.quiet)
     out.mkdir(parents=True, exist_ok=True)
@@ -254,8 +328,9 @@ def compare_main(args: argparse.Namespace) -> int:
     for name in ("stages", "flows", "network"):
         results.write_table(tables[name], out / f"{name}.parquet")
     results.write_table(rep, out / "per_replicate.csv")
+    results.write_table(repl, out / "replacement.csv")
     results.write_table(summary, out / "summary.csv")
-    results.write_table(comparisons_table(rep, first.name, horizon, en_labels),
+    results.write_table(comparisons_table(rep, first.name, horizon, en_labels, repl),
                         out / "comparisons.csv")
     results.write_table(district_table(dist, first.name, horizon), out / "summary_by_district.csv")
     if not depts.empty:
@@ -281,9 +356,9 @@ def compare_main(args: argparse.Namespace) -> int:
 
 
 def weekly_recruits(flows: pd.DataFrame, start_year: int) -> pd.DataFrame:
-    """Recruits (stage 1 → 2, all layers) per scenario, replicate and week, with decimal time."""
-    f = flows[flows["flow"].astype(str).str.startswith("recruited_")
-              & (flows["flow"].astype(str) != "recruited_u18")]
+    """The headline per scenario, replicate and week: children (under 18) drawn into a network's
+    periphery (stage 1 → 2), as column `recruits`, with decimal time."""
+    f = flows[flows["flow"].astype(str) == "recruited_u18"]
     weekly = f.groupby(["scenario", "replicate", "step"], as_index=False, observed=True)[
         "count"].sum()
     weekly["scenario"] = weekly["scenario"].astype(str)
@@ -309,15 +384,19 @@ def _report(summary: pd.DataFrame, depts: pd.DataFrame, first: Scenario, reps: i
             seconds: float, out: Path, lang: str, labels: dict[str, str]) -> None:
     print(f"{reps} paired replicates per scenario in {seconds:.0f} s")
     head = summary.iloc[0]
-    med = next(c for c in summary.columns if c.startswith("prevented_recruits") and
-               c.endswith("_median"))
-    stem = med[:-len("_median")]
-    if med in summary and not pd.isna(head[med]):
-        per = head["sek_per_prevented_recruit"]
+    med = next((c for c in summary.columns if c.startswith("prevented_periphery_entries_u18")
+                and c.endswith("_median")), None)
+    if med is not None and not pd.isna(head[med]):
+        stem = med[:-len("_median")]
+        mem = next(c for c in summary.columns if c.startswith("prevented_new_members")
+                   and c.endswith("_median"))
+        per = head["sek_per_child_kept_out"]
         print(f"{first.label(lang)} vs {labels.get(head['compared_with'], head['compared_with'])}: "
-              f"recruits prevented {head[med]:.1f} (90% interval {head[stem + '_p5']:.1f} to "
-              f"{head[stem + '_p95']:.1f}); SEK per prevented recruit: "
-              + (f"{per:,.0f}" if not pd.isna(per) else f"not defined ({head['note']})"))
+              f"children kept out of the periphery (stage 1→2, under 18) {head[med]:.1f} "
+              f"(90% interval {head[stem + '_p5']:.1f} to {head[stem + '_p95']:.1f}); "
+              f"new network members prevented {head[mem]:.1f}; SEK per child kept out: "
+              + (f"{per:,.0f}" if not pd.isna(per) else f"not defined ({head['note']})")
+              + f"; replacement share {head['replacement_share']:.2f}")
     if not depts.empty:
         print(depts.round(1).to_string(index=False))
     print(f"Results written to {out}/")

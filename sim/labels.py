@@ -16,10 +16,12 @@ PCT = {"en": "%", "sv": NBSP + "%"}
 
 #: "Recruits", as every figure and table means it.
 RECRUIT_DEFINITION = {
-    "en": "recruits: youths drawn into the periphery of a criminal network (stage 1 → 2: errands, "
-          "storing or selling drugs for a network member)",
-    "sv": "rekryterade: unga som dras in i periferin av ett kriminellt nätverk (steg 1 → 2: "
-          "springuppdrag, förvaring eller försäljning av narkotika åt en nätverksmedlem)",
+    "en": "recruited: children (under 18) drawn into the periphery of a criminal network (stage "
+          "1 → 2: errands, storing or selling drugs for a network member); new network members "
+          "(stage 2 → 3) are counted apart",
+    "sv": "rekryterade: barn (under 18 år) som dras in i periferin av ett kriminellt nätverk "
+          "(steg 1 → 2: springuppdrag, förvaring eller försäljning av narkotika åt en "
+          "nätverksmedlem); nya nätverksmedlemmar (steg 2 → 3) räknas för sig",
 }
 
 LABELS: dict[str, dict[str, str]] = {
@@ -30,30 +32,36 @@ LABELS: dict[str, dict[str, str]] = {
         "stages_title": "Involvement over time: median and 90{pct} band over {n} replicates",
         "stages_caption": "Lines: median over {n} replicates; shaded bands: the middle 90{pct} of "
                           "replicates (5th to 95th percentile), the spread due to chance.",
-        "difference": "Difference ({b} − {a})", "recruits": "New recruits per year",
-        "cumulative_recruits": "Cumulative recruits since the start",
-        "prevented": "Recruits prevented",
+        "difference": "Difference ({b} − {a})",
+        "recruits": "Children drawn into a network's periphery (stage 1→2, under 18) per year",
+        "cumulative_recruits": "Children drawn into the periphery, cumulative",
+        "prevented": "Children kept out of the periphery",
         "close": "Youths 13-19 close to the criminal environment",
         "counterfactual_title": "{a} compared with {b}: median and 90{pct} band over {n} "
                                 "paired runs",
-        "prevented_by": "Recruits prevented by {a} compared with {b} (paired difference)",
+        "prevented_by": "Children kept out of the periphery by {a} compared with {b} (paired "
+                        "difference)",
         "counterfactual_caption": "Lines: median; shaded bands: the middle 90{pct} of {n} paired "
                                   "runs (5th to 95th percentile), i.e. what chance alone moves. "
                                   "Right: the difference pair by pair; above zero means fewer "
                                   "recruits with {a}. Grey: plan period {plan}. {recruits}.",
         "plan_period": "Plan period {plan}",
-        "department": "Department", "contribution": "Recruits prevented by the department",
-        "contributions_title": "Each department's contribution to {a}: recruits prevented when its "
-                               "measures are left out (median and 90{pct} interval, {n} paired "
-                               "runs)",
+        "department": "Department", "contribution": "Children kept out of the periphery by the department",
+        "contributions_title": "Each department's contribution to {a}: children kept out of the "
+                               "periphery, measured by leaving its measures out (median and "
+                               "90{pct} interval, {n} paired runs)",
         "contributions_caption": "Bars: median; whiskers: the middle 90{pct} of paired runs. "
                                  "{recruits}.",
-        "district": "District", "map_title": "Recruits prevented per district",
-        "map_caption": "Schematic map of Umeå's districts (not to scale); colour: recruits "
-                       "prevented (median of paired runs), darker = more.",
+        "district": "District", "map_title": "Children kept out of the periphery, per district",
+        "map_caption": "Schematic map of Umeå's districts (not to scale); colour: children kept "
+                       "out of the periphery (median of paired runs), darker = more.",
         "network_title": "Involved youths and their recruiters, week {week}",
         "network_legend_recruiter": "Network member (recruiter)",
         # outputs
+        "periphery_entries_u18": "Children drawn into the periphery",
+        "periphery_entries": "Youths drawn into the periphery (all ages)",
+        "new_members": "New network members", "new_members_u18": "New network members under 18",
+        "reports_of_concern": "Reports of concern",
         "new_recruits": "Recruits", "youth_years_stage2plus": "Youth-years at stage 2 or 3",
         "active_members_mean": "Active network members (mean)", "detections": "Detections",
         "cost_sek": "Cost", "prevented_by_first": "Recruits prevented",
@@ -88,10 +96,11 @@ LABELS: dict[str, dict[str, str]] = {
         "ui_quick": "First look: {years} years, {n} paired runs …",
         "ui_full": "Refining: {done} of {n} paired runs over {years} years",
         "ui_done": "{n} paired runs over {years} years",
-        "ui_headline": "Recruits prevented {period}: {med} (90{pct} interval {lo} to {hi}), "
+        "ui_headline": "Children kept out of the periphery {period}: {med} (90{pct} interval {lo} "
+                       "to {hi}), "
                        "{n} paired runs. Extra cost {cost} MSEK",
-        "ui_per_recruit": "{sek} MSEK per prevented recruit",
-        "ui_no_per_recruit": "no recruits prevented: no cost per prevented recruit",
+        "ui_per_recruit": "{sek} MSEK per child kept out",
+        "ui_no_per_recruit": "no children kept out: no cost per child kept out",
         "ui_tab_cf": "Counterfactual", "ui_tab_map": "Districts", "ui_tab_step": "Week by week",
         "ui_step_new": "New run", "ui_step_1": "+1 week", "ui_step_4": "+4 weeks",
         "ui_step_52": "+1 year", "ui_step_end": "the horizon is reached",
@@ -106,30 +115,37 @@ LABELS: dict[str, dict[str, str]] = {
         "stages_title": "Involvering över tid: median och 90{pct}-band över {n} körningar",
         "stages_caption": "Linjer: median över {n} körningar; skuggade band: de mittersta 90{pct} "
                           "av körningarna (5:e till 95:e percentilen), spridningen av slumpen.",
-        "difference": "Skillnad ({b} − {a})", "recruits": "Nyrekryterade per år",
-        "cumulative_recruits": "Rekryterade sedan start, ackumulerat",
-        "prevented": "Förhindrade rekryteringar",
+        "difference": "Skillnad ({b} − {a})",
+        "recruits": "Barn rekryterade till kriminella nätverks periferi (steg 1→2, under 18 år) "
+                    "per år",
+        "cumulative_recruits": "Barn rekryterade till nätverkens periferi, ackumulerat",
+        "prevented": "Förhindrade rekryteringar till periferin",
         "close": "Unga 13–19 år nära den kriminella miljön",
         "counterfactual_title": "{a} jämfört med {b}: median och 90{pct}-band över {n} parade "
                                 "körningar",
-        "prevented_by": "Rekryteringar som {a} förhindrar jämfört med {b} (parad skillnad)",
+        "prevented_by": "Rekryteringar till periferin som {a} förhindrar jämfört med {b} (parad "
+                        "skillnad)",
         "counterfactual_caption": "Linjer: median; skuggade band: de mittersta 90{pct} av {n} "
                                   "parade körningar (5:e till 95:e percentilen), dvs. vad slumpen "
                                   "ensam flyttar. Höger: skillnaden par för par; över noll betyder "
                                   "färre rekryterade med {a}. Grått: planperioden {plan}. "
                                   "{recruits}.",
         "plan_period": "Planperiod {plan}",
-        "department": "Förvaltning", "contribution": "Rekryteringar som förvaltningen förhindrar",
-        "contributions_title": "Varje förvaltnings bidrag till {a}: rekryteringar som förhindras "
-                               "av dess insatser (median och 90{pct}-intervall, {n} parade "
-                               "körningar)",
+        "department": "Förvaltning", "contribution": "Barn som förvaltningen håller utanför periferin",
+        "contributions_title": "Varje förvaltnings bidrag till {a}: barn som hålls utanför "
+                               "periferin tack vare dess insatser (median och 90{pct}-intervall, "
+                               "{n} parade körningar)",
         "contributions_caption": "Staplar: median; strecken: de mittersta 90{pct} av de parade "
                                  "körningarna. {recruits}.",
-        "district": "Stadsdel", "map_title": "Förhindrade rekryteringar per stadsdel",
-        "map_caption": "Schematisk karta över Umeås stadsdelar (inte skalenlig); färg: "
-                       "förhindrade rekryteringar (median av parade körningar), mörkare = fler.",
+        "district": "Stadsdel", "map_title": "Barn som hålls utanför periferin, per stadsdel",
+        "map_caption": "Schematisk karta över Umeås stadsdelar (inte skalenlig); färg: barn "
+                       "som hålls utanför periferin (median av parade körningar), mörkare = fler.",
         "network_title": "Involverade unga och deras rekryterare, vecka {week}",
         "network_legend_recruiter": "Nätverksmedlem (rekryterare)",
+        "periphery_entries_u18": "Barn rekryterade till periferin",
+        "periphery_entries": "Unga rekryterade till periferin (alla åldrar)",
+        "new_members": "Nya nätverksmedlemmar", "new_members_u18": "Nya nätverksmedlemmar under 18 år",
+        "reports_of_concern": "Orosanmälningar",
         "new_recruits": "Rekryterade", "youth_years_stage2plus": "Ungdomsår i steg 2 eller 3",
         "active_members_mean": "Aktiva nätverksmedlemmar (medel)", "detections": "Upptäckter",
         "cost_sek": "Kostnad", "prevented_by_first": "Förhindrade rekryteringar",
@@ -164,11 +180,10 @@ LABELS: dict[str, dict[str, str]] = {
         "ui_quick": "Första bild: {years} år, {n} parade körningar …",
         "ui_full": "Förfinar: {done} av {n} parade körningar över {years} år",
         "ui_done": "{n} parade körningar över {years} år",
-        "ui_headline": "Förhindrade rekryteringar {period}: {med} (90{pct}-intervall {lo} till "
-                       "{hi}), {n} parade körningar. Merkostnad {cost} mnkr",
-        "ui_per_recruit": "{sek} mnkr per förhindrad rekrytering",
-        "ui_no_per_recruit": "inga förhindrade rekryteringar: ingen kostnad per förhindrad "
-                             "rekrytering",
+        "ui_headline": "Barn som hålls utanför periferin {period}: {med} (90{pct}-intervall {lo} "
+                       "till {hi}), {n} parade körningar. Merkostnad {cost} mnkr",
+        "ui_per_recruit": "{sek} mnkr per barn som hålls utanför",
+        "ui_no_per_recruit": "inga barn hölls utanför: ingen kostnad per barn som hålls utanför",
         "ui_tab_cf": "Kontrafaktiskt", "ui_tab_map": "Stadsdelar", "ui_tab_step": "Vecka för vecka",
         "ui_step_new": "Ny körning", "ui_step_1": "+1 vecka", "ui_step_4": "+4 veckor",
         "ui_step_52": "+1 år", "ui_step_end": "slutet av perioden är nått",

@@ -33,7 +33,7 @@ T = {
         "title": "Recruitment of youths into criminal networks in Umeå: {a} compared with {b}",
         "subtitle": "uvts-sim report, {date}",
         "question_h": "The question",
-        "question": "How many youths in Umeå are drawn into the periphery of criminal networks "
+        "question": "How many children in Umeå are drawn into the periphery of criminal networks "
                     "from {start} to {end} with <b>{a}</b>, compared with <b>{b}</b>, and what "
                     "does the difference cost?",
         "recruit_def": "In this report, {rec}.",
@@ -42,11 +42,13 @@ T = {
         "sc_measures": "Measures", "sc_cost": "Cost, MSEK a year (mean)",
         "evaluated": "evaluated", "counterfactual": "counterfactual",
         "headline_h": "The headline",
-        "headline": "Over {start}–{end}, <b>{a}</b> prevents <b>{med}</b> recruits compared with "
-                    "<b>{b}</b> (90{pct} interval {lo} to {hi}), at an extra cost of {cost} MSEK.",
-        "per_recruit": "That is about <b>{sek} SEK per prevented recruit</b>.",
-        "per_recruit_none": "No recruits were prevented (the median of the paired differences is "
-                            "{med}), so a cost per prevented recruit is not defined.",
+        "headline": "Over {start}–{end}, <b>{a}</b> keeps <b>{med}</b> children out of criminal "
+                    "networks' periphery compared with <b>{b}</b> (90{pct} interval {lo} to "
+                    "{hi}) and prevents {members} new network members, at an extra cost of "
+                    "{cost} MSEK.",
+        "per_recruit": "That is about <b>{sek} SEK per child kept out</b>.",
+        "per_recruit_none": "No children were kept out (the median of the paired differences is "
+                            "{med}), so a cost per child kept out is not defined.",
         "per_recruit_zero": "The 90{pct} interval includes zero: the runs cannot tell the effect "
                             "from chance.",
         "interval_covers": "What the interval covers: the 5th to 95th percentile of the "
@@ -56,7 +58,7 @@ T = {
                            "parameters or effect sizes (a sensitivity analysis does that).",
         "figures_h": "Figures",
         "fig_cf": "Figure 1. Cumulative recruits in both scenarios and the paired difference.",
-        "fig_map": "Figure 2. Recruits prevented per district.",
+        "fig_map": "Figure 2. Children kept out of the periphery per district.",
         "fig_dep": "Figure 3. Each department's contribution (leave one department out).",
         "districts_h": "Per district", "departments_h": "Per department",
         "no_departments": "The comparison was run without department contributions "
@@ -86,17 +88,19 @@ T = {
         "m_created": "Results created (UTC)", "m_sha": "Scenario file and SHA-256",
         "m_versions": "Library versions",
         "col_scenario": "Scenario", "col_district": "District",
-        "col_recruits": "Recruits (median)", "col_prevented": "Recruits prevented (median)",
+        "col_recruits": "Children recruited (median)",
+        "col_prevented": "Children kept out (median)", "col_new_members": "New network members",
+        "col_reports": "Reports of concern",
         "col_interval": "90{pct} interval", "col_department": "Department",
         "col_cost_year": "Cost, MSEK a year", "col_youth_years": "Youth-years at stage 2-3",
-        "col_members": "Active network members (mean)", "col_detections": "Detections",
+        "col_members": "Active network members (mean)",
         "col_cost": "Cost, MSEK",
     },
     "sv": {
         "title": "Rekrytering av unga till kriminella nätverk i Umeå: {a} jämfört med {b}",
         "subtitle": "Rapport från uvts-sim, {date}",
         "question_h": "Frågan",
-        "question": "Hur många unga i Umeå dras in i periferin av kriminella nätverk från {start} "
+        "question": "Hur många barn i Umeå dras in i periferin av kriminella nätverk från {start} "
                     "till {end} med <b>{a}</b> jämfört med <b>{b}</b>, och vad kostar "
                     "skillnaden?",
         "recruit_def": "I den här rapporten avses med {rec}.",
@@ -105,13 +109,13 @@ T = {
         "sc_measures": "Insatser", "sc_cost": "Kostnad, mnkr per år (medel)",
         "evaluated": "utvärderas", "counterfactual": "jämförelse",
         "headline_h": "Huvudresultat",
-        "headline": "Under {start}–{end} förhindrar <b>{a}</b> <b>{med}</b> rekryteringar "
-                    "jämfört med <b>{b}</b> (90{pct}-intervall {lo} till {hi}), till en "
-                    "merkostnad av {cost} mnkr.",
-        "per_recruit": "Det är omkring <b>{sek} kronor per förhindrad rekrytering</b>.",
-        "per_recruit_none": "Inga rekryteringar förhindrades (medianen av de parade skillnaderna "
-                            "är {med}), så en kostnad per förhindrad rekrytering är inte "
-                            "definierad.",
+        "headline": "Under {start}–{end} håller <b>{a}</b> <b>{med}</b> barn utanför kriminella "
+                    "nätverks periferi jämfört med <b>{b}</b> (90{pct}-intervall {lo} till "
+                    "{hi}) och förhindrar {members} nya nätverksmedlemmar, till en merkostnad "
+                    "av {cost} mnkr.",
+        "per_recruit": "Det är omkring <b>{sek} kronor per barn som hålls utanför</b>.",
+        "per_recruit_none": "Inga barn hölls utanför (medianen av de parade skillnaderna är "
+                            "{med}), så en kostnad per barn som hålls utanför är inte definierad.",
         "per_recruit_zero": "90{pct}-intervallet omfattar noll: körningarna kan inte skilja "
                             "effekten från slumpen.",
         "interval_covers": "Vad intervallet täcker: 5:e till 95:e percentilen av skillnaderna "
@@ -122,7 +126,7 @@ T = {
         "figures_h": "Figurer",
         "fig_cf": "Figur 1. Ackumulerat antal rekryterade i båda scenarierna och den parade "
                   "skillnaden.",
-        "fig_map": "Figur 2. Förhindrade rekryteringar per stadsdel.",
+        "fig_map": "Figur 2. Barn som hålls utanför periferin, per stadsdel.",
         "fig_dep": "Figur 3. Varje förvaltnings bidrag (en förvaltning i taget utelämnad).",
         "districts_h": "Per stadsdel", "departments_h": "Per förvaltning",
         "no_departments": "Jämförelsen kördes utan förvaltningarnas bidrag (--no-departments).",
@@ -152,10 +156,12 @@ T = {
         "m_created": "Resultaten skapade (UTC)", "m_sha": "Scenariofil och SHA-256",
         "m_versions": "Biblioteksversioner",
         "col_scenario": "Scenario", "col_district": "Stadsdel",
-        "col_recruits": "Rekryterade (median)", "col_prevented": "Förhindrade (median)",
+        "col_recruits": "Rekryterade barn (median)",
+        "col_prevented": "Barn som hålls utanför (median)",
+        "col_new_members": "Nya nätverksmedlemmar", "col_reports": "Orosanmälningar",
         "col_interval": "90{pct}-intervall", "col_department": "Förvaltning",
         "col_cost_year": "Kostnad, mnkr per år", "col_youth_years": "Ungdomsår i steg 2–3",
-        "col_members": "Aktiva nätverksmedlemmar (medel)", "col_detections": "Upptäckter",
+        "col_members": "Aktiva nätverksmedlemmar (medel)",
         "col_cost": "Kostnad, mnkr",
     },
 }
@@ -249,16 +255,18 @@ def build_html(results_dir: str | Path, lang: str = "en") -> str:
         return number(float(v), lang, digits)
 
     head = d["comparisons"].iloc[0]
-    med = head[_col(d["comparisons"], "prevented_recruits", "_median")]
-    lo = head[_col(d["comparisons"], "prevented_recruits", "_p5")]
-    hi = head[_col(d["comparisons"], "prevented_recruits", "_p95")]
+    med = head[_col(d["comparisons"], "prevented_periphery_entries_u18", "_median")]
+    lo = head[_col(d["comparisons"], "prevented_periphery_entries_u18", "_p5")]
+    hi = head[_col(d["comparisons"], "prevented_periphery_entries_u18", "_p95")]
     cost = head[_col(d["comparisons"], "extra_cost_msek", "_median")]
+    members = head[_col(d["comparisons"], "prevented_new_members", "_median")]
     parts = [t["headline"].format(start=start, end=end, a=e(a), b=e(b), med=num(med, 1),
-                                  lo=num(lo, 1), hi=num(hi, 1), cost=num(cost, 1), pct=pct)]
-    if pd.isna(head["sek_per_prevented_recruit"]):
+                                  lo=num(lo, 1), hi=num(hi, 1), cost=num(cost, 1), pct=pct,
+                                  members=num(members, 1))]
+    if pd.isna(head["sek_per_child_kept_out"]):
         parts.append(t["per_recruit_none"].format(med=num(med, 1)))
     else:
-        parts.append(t["per_recruit"].format(sek=num(head["sek_per_prevented_recruit"])))
+        parts.append(t["per_recruit"].format(sek=num(head["sek_per_child_kept_out"])))
         if lo <= 0:
             parts.append(t["per_recruit_zero"].format(pct=pct))
     headline = " ".join(parts)
@@ -268,7 +276,7 @@ def build_html(results_dir: str | Path, lang: str = "en") -> str:
     fig_cf = plots.counterfactual_figure(weekly[weekly["scenario"] == ev],
                                          weekly[weekly["scenario"] == cf], a, b, lang, plan)
     dist = d["districts"]
-    pcol = _col(dist, "prevented_recruits", "_median")
+    pcol = _col(dist, "prevented_periphery_entries_u18", "_median")
     rows_cf = dist[dist["scenario"] == cf]
     fig_map = plots.district_map(dict(zip(rows_cf["district"], rows_cf[pcol], strict=True)), lang,
                                  title=label("map_title", lang))
@@ -304,26 +312,27 @@ def build_html(results_dir: str | Path, lang: str = "en") -> str:
     out_rows = []
     for _, r in summ.iterrows():
         out_rows.append([e(names.get(r["scenario"], r["scenario"])),
-                         num(r[_col(summ, "recruits", "_median")], 1),
-                         f"{num(r[_col(summ, 'recruits', '_p5')], 1)} – "
-                         f"{num(r[_col(summ, 'recruits', '_p95')], 1)}",
+                         num(r[_col(summ, "periphery_entries_u18", "_median")], 1),
+                         f"{num(r[_col(summ, 'periphery_entries_u18', '_p5')], 1)} – "
+                         f"{num(r[_col(summ, 'periphery_entries_u18', '_p95')], 1)}",
+                         num(r[_col(summ, "new_members", "_median")], 1),
                          num(r[_col(summ, "youth_years_stage2plus", "_median")]),
                          num(r[_col(summ, "active_members_mean", "_median")]),
-                         num(r[_col(summ, "detections", "_median")]),
+                         num(r[_col(summ, "reports_of_concern", "_median")]),
                          num(r[ccol], 1)])
     cost_table = _table([t["col_scenario"], t["col_recruits"], t["col_interval"].format(pct=pct),
-                         t["col_youth_years"], t["col_members"], t["col_detections"],
-                         t["col_cost"]], out_rows, {1, 2, 3, 4, 5, 6})
+                         t["col_new_members"], t["col_youth_years"], t["col_members"],
+                         t["col_reports"], t["col_cost"]], out_rows, {1, 2, 3, 4, 5, 6, 7})
 
     # per district
-    rcol = _col(dist, "recruits", "_median")
+    rcol = _col(dist, "periphery_entries_u18", "_median")
     dev = dist[dist["scenario"] == ev].set_index("district")
     d_rows = []
     for _, r in rows_cf.iterrows():
         d_rows.append([e(r["district"]), num(dev.loc[r["district"], rcol], 1), num(r[rcol], 1),
                        num(r[pcol], 1),
-                       f"{num(r[_col(dist, 'prevented_recruits', '_p5')], 1)} – "
-                       f"{num(r[_col(dist, 'prevented_recruits', '_p95')], 1)}"])
+                       f"{num(r[_col(dist, 'prevented_periphery_entries_u18', '_p5')], 1)} – "
+                       f"{num(r[_col(dist, 'prevented_periphery_entries_u18', '_p95')], 1)}"])
     dist_table = _table([t["col_district"], f"{t['col_recruits']}: {e(a)}",
                          f"{t['col_recruits']}: {e(b)}", t["col_prevented"],
                          t["col_interval"].format(pct=pct)], d_rows, {1, 2, 3, 4})

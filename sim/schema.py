@@ -32,7 +32,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "stage": ("", "involvement stage: none < norm_breaking < peripheral < member < exited"),
     "count": ("youths", "number of youths (stages) or events in the week (flows)"),
     "flow": ("", "kind of event: entry (0→1), recruited_<layer> (1→2 through peer, sibling, "
-                 "school or place), new_members (2→3), exits, detections, reached, …"),
+                 "school or place), recruited_u18, recruited_male, new_members (2→3), "
+                 "new_members_u18, new_members_male, exits, turned_away, reports_<channel>, "
+                 "reports_behaviour, children_reported, investigations, reached, placements"),
     "factor": ("", "risk factor key (DESIGN §2), or visible_criminals_public_space"),
     "mean": ("score 0-1", "mean of the risk factor over the district's youths"),
     "active_members": ("persons", "active criminal-network members (youths and adults)"),
@@ -42,6 +44,13 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "close_13_19": ("youths", "13-19-year-olds at stage 2 or 3"),
     "pop_13_19": ("youths", "13-19-year-olds in the model"),
     "cost_sek": ("SEK", "cost of the measures in force in the week"),
+    "active_men": ("persons", "active network members who are men"),
+    "peripheral_recruiters": ("persons", "peripheral youths aged 15+ who recruit youngers"),
+    "outside_youngers": ("youths", "youngers recruited from outside the modelled youths"),
+    "expired_slots": ("places", "open places for youngers that expired into outside youngers"),
+    "norm_13_19": ("youths", "13-19-year-olds at stage 1 (norm-breaking)"),
+    "known": ("youths", "youths known to social services (an open case)"),
+    "children": ("youths", "youths under 18 in the model"),
 }
 
 TABLES = {
@@ -53,7 +62,9 @@ TABLES = {
 }
 
 INTEGER = {"replicate", "step", "year", "week", "count", "active_members", "youth_members",
-           "incarcerated", "open_demand", "close_13_19", "pop_13_19"}
+           "incarcerated", "open_demand", "close_13_19", "pop_13_19", "active_men",
+           "peripheral_recruiters", "outside_youngers", "expired_slots", "norm_13_19", "known",
+           "children"}
 
 
 def _districts() -> tuple[str, ...]:

@@ -27,9 +27,10 @@ def test_headline_is_on_the_evaluated_row_with_units_and_horizon(compared):
     assert list(s["role"]) == ["evaluated", "counterfactual"]
     head, other = s.iloc[0], s.iloc[1]
     assert head["compared_with"] == "none"
-    assert not pd.isna(head["prevented_recruits_2024_median"])
-    assert pd.isna(other["prevented_recruits_2024_median"])  # nothing on the counterfactual's row
-    assert "cost_msek_2024_median" in s and "recruits_2024_p5" in s  # unit and horizon in names
+    assert not pd.isna(head["prevented_periphery_entries_u18_2024_median"])
+    assert not pd.isna(head["prevented_new_members_2024_median"])  # the second outcome beside it
+    assert pd.isna(other["prevented_periphery_entries_u18_2024_median"])  # not on the other row
+    assert "cost_msek_2024_median" in s and "periphery_entries_u18_2024_p5" in s  # unit, horizon
     assert head["cost_msek_2024_median"] > 10 and other["cost_msek_2024_median"] < head[
         "cost_msek_2024_median"]
     for col in s.select_dtypes("number"):  # rounded: at most one decimal
@@ -39,16 +40,17 @@ def test_headline_is_on_the_evaluated_row_with_units_and_horizon(compared):
 
 def test_sek_per_prevented_only_where_recruits_were_prevented():
     rep = pd.DataFrame({"scenario": ["a"] * 3 + ["b"] * 3 + ["c"] * 3, "replicate": [0, 1, 2] * 3,
-                        "new_recruits": [10, 12, 11, 14, 15, 13, 9, 10, 9],
-                        "youth_years_stage2plus": 1.0, "active_members_mean": 1.0,
-                        "detections": 1, "cost_sek": [5e6] * 3 + [1e6] * 3 + [0.0] * 3})
+                        "periphery_entries_u18": [10, 12, 11, 14, 15, 13, 9, 10, 9],
+                        "new_members": 2, "cost_sek": [5e6] * 3 + [1e6] * 3 + [0.0] * 3})
     comp = cmp.comparisons_table(rep, "a", "2024_2026")
     b, c = comp.iloc[0], comp.iloc[1]
-    assert b["prevented_recruits_2024_2026_median"] == 3.0
-    assert b["sek_per_prevented_recruit"] == pytest.approx(4e6 / 3, rel=1e-3)
-    assert c["prevented_recruits_2024_2026_median"] == -2.0  # a does worse than c
-    assert pd.isna(c["sek_per_prevented_recruit"]) and "not defined" in c["note"]
-    summary = cmp.summary_table(rep, "a", "2024_2026")
+    assert b["prevented_periphery_entries_u18_2024_2026_median"] == 3.0
+    assert b["sek_per_child_kept_out"] == pytest.approx(4e6 / 3, rel=1e-3)
+    assert c["prevented_periphery_entries_u18_2024_2026_median"] == -2.0  # a does worse than c
+    assert pd.isna(c["sek_per_child_kept_out"]) and "not defined" in c["note"]
+    full = rep.assign(periphery_entries=rep["periphery_entries_u18"], new_members_u18=1,
+                      youth_years_stage2plus=1.0, active_members_mean=1.0, reports_of_concern=1)
+    summary = cmp.summary_table(full, "a", "2024_2026")
     assert summary.loc[0, "compared_with"] == "b" and pd.isna(summary.loc[1, "compared_with"])
 
 

@@ -47,8 +47,8 @@ def test_html_is_self_contained_with_every_section(reports):
         assert f"<h2>{section}" in html, section
     assert "What the interval covers" in html and "--no-departments" in html
     summary = pd.read_csv(reports / "comparisons.csv").iloc[0]
-    med = summary["prevented_recruits_2024_median"]
-    assert f"<b>{med:,.1f}</b> recruits" in html  # the headline is the table's number
+    med = summary["prevented_periphery_entries_u18_2024_median"]
+    assert f"keeps <b>{med:,.1f}</b> children out" in html  # the headline is the table's number
 
 
 def test_pdf_has_the_expected_pages(reports, tmp_path):
@@ -72,7 +72,7 @@ def test_swedish_report_beside_the_english_one(reports):
     assert 'lang="sv"' in sv and ">Huvudresultat<" in sv and ">Förbehåll<" in sv
     assert "90\u00a0%-intervall" in sv
     text = _pdf_text(reports / "report_sv.pdf", 1)
-    assert "Frågan" in text and "rekryteringar" in text
+    assert "Frågan" in text and "barn" in text
 
 
 def test_report_of_a_folder_without_comparison_names_what_is_missing(tmp_path, capsys):

@@ -25,10 +25,13 @@ import pandas as pd
 from sim import levers as lv
 from sim import runner
 from sim.api import iter_pairs
-from sim.compare import RECRUIT_FLOWS, plan_period
+from sim.compare import plan_period
 from sim.population import load_city
+from sim.results import FLOW_INDEX, NETWORK_SERIES
 from sim.scenario import Scenario, load_scenario
 
+HEADLINE_FLOW = FLOW_INDEX["recruited_u18"]  # children drawn into the periphery (stage 1 → 2)
+COST = NETWORK_SERIES.index("cost_sek")
 QUICK_YEARS = 2
 QUICK_REPLICATES = 2
 SKIP = {"department_budgets.yaml"}
@@ -72,15 +75,15 @@ class Pair:
     """Per-replicate outcomes of one pair of runs (evaluated, counterfactual) that share a seed."""
 
     replicate: int
-    weekly: np.ndarray      # (2, T) recruits per week, evaluated then counterfactual
-    district: np.ndarray    # (2, D) recruits per district over the horizon
+    weekly: np.ndarray      # (2, T) children drawn into the periphery per week (evaluated, other)
+    district: np.ndarray    # (2, D) the same per district over the horizon
     cost: np.ndarray        # (2,) SEK over the horizon
 
 
 def _pair(runs: list[runner.Run]) -> Pair:
-    weekly = np.stack([r.recorder.flows[:, :, RECRUIT_FLOWS].sum(axis=(1, 2)) for r in runs])
-    district = np.stack([r.recorder.flows[:, :, RECRUIT_FLOWS].sum(axis=(0, 2)) for r in runs])
-    cost = np.array([r.recorder.network[:, -1].sum() for r in runs])
+    weekly = np.stack([r.recorder.flows[:, :, HEADLINE_FLOW].sum(axis=1) for r in runs])
+    district = np.stack([r.recorder.flows[:, :, HEADLINE_FLOW].sum(axis=0) for r in runs])
+    cost = np.array([r.recorder.network[:, COST].sum() for r in runs])
     return Pair(runs[0].replicate, weekly, district, cost)
 
 
