@@ -43,7 +43,8 @@ def _prepare() -> None:
     ENGINE.warm()
     sc = scenarios()
     if DEFAULT_A in sc and DEFAULT_B in sc:
-        ENGINE.run(sc[DEFAULT_A], sc[DEFAULT_B], QUICK_YEARS, QUICK_REPLICATES, SEED)
+        y = min(QUICK_YEARS, int(os.environ.get("UVTS_DASHBOARD_YEARS", "10")))
+        ENGINE.run(sc[DEFAULT_A], sc[DEFAULT_B], y, QUICK_REPLICATES, SEED)
 
 
 threading.Thread(target=_prepare, daemon=True).start()
@@ -68,8 +69,8 @@ def _default(name: str) -> str:
 # ---- per-session state ---------------------------------------------------------------------
 evaluated = solara.reactive(_default(DEFAULT_A))
 counterfactual = solara.reactive(_default(DEFAULT_B))
-years = solara.reactive(10)
-replicates = solara.reactive(6)
+years = solara.reactive(int(os.environ.get("UVTS_DASHBOARD_YEARS", "10")))
+replicates = solara.reactive(int(os.environ.get("UVTS_DASHBOARD_REPLICATES", "6")))
 info_sharing = solara.reactive(float(PARAMS["info_sharing_school_social"].value))
 uptake = solara.reactive(float(PARAMS["uptake_voluntary"].value))
 est_weeks = solara.reactive(4)
