@@ -51,6 +51,17 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "norm_13_19": ("youths", "13-19-year-olds at stage 1 (norm-breaking)"),
     "known": ("youths", "youths known to social services (an open case)"),
     "children": ("youths", "youths under 18 in the model"),
+    # micro-data (uvts run --events)
+    "person_id": ("", "stable id of a person over the run"),
+    "household": ("", "household id"),
+    "sex": ("", "female or male"),
+    "age": ("years", "age at the event"),
+    "age_band": ("years", "age band: 3-5 < 6-12 < 13-17 < 18-20"),
+    "kind": ("", "kind of event (stage_change, report, intervention_start, …)"),
+    "detail": ("", "detail of the event, e.g. '1>2' for a stage change"),
+    "birth_year": ("decimal year", "year of birth"),
+    "entry_week": ("week", "step at which the person entered the model"),
+    "exit_week": ("week", "step at which the person left the model (empty if still in it)"),
 }
 
 TABLES = {
@@ -85,7 +96,11 @@ def typed(df: pd.DataFrame, table: str = "") -> pd.DataFrame:
             cats = list(_districts())
             extra = sorted(set(s.astype(str)) - set(cats))
             out[col] = pd.Categorical(s.astype(str), categories=cats + extra, ordered=True)
-        elif col in ("scenario", "flow", "factor"):
+        elif col == "age_band":
+            from sim.results import AGE_BAND_LABELS
+
+            out[col] = pd.Categorical(s.astype(str), categories=list(AGE_BAND_LABELS), ordered=True)
+        elif col in ("scenario", "flow", "factor", "sex", "kind"):
             values = list(dict.fromkeys(s.astype(str)))
             out[col] = pd.Categorical(s.astype(str), categories=values)
         elif col == "seed":
