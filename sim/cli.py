@@ -145,6 +145,20 @@ def _check(args: argparse.Namespace) -> int:
     return check_paths(args.files, quiet=args.quiet)
 
 
+def _report_cmd(args: argparse.Namespace) -> int:
+    from sim.report import write_report
+
+    paths = write_report(args.results_dir, args.lang, pdf=not args.no_pdf)
+    print("Report written to " + " and ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def _dashboard_cmd(args: argparse.Namespace) -> int:
+    from sim.dashboard.serve import serve
+
+    return serve(lang=args.lang, host=args.host, port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="uvts", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -189,6 +203,19 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--quiet", action="store_true", help="print only the errors")
     add_input_options(chk, runs=False)
     chk.set_defaults(func=_check)
+    rep = sub.add_parser("report", help="a planner's report (HTML and PDF) from `uvts compare` "
+                         "results")
+    rep.add_argument("results_dir", help="folder written by `uvts compare`")
+    rep.add_argument("--lang", choices=("en", "sv"), default="en", help="report language "
+                     "(Swedish is written beside English: report_sv.html, report_sv.pdf)")
+    rep.add_argument("--no-pdf", action="store_true", help="write the HTML only")
+    rep.set_defaults(func=_report_cmd)
+    dash = sub.add_parser("dashboard", help="the workshop dashboard in the browser (works offline)")
+    dash.add_argument("--lang", choices=("sv", "en"), default="sv", help="language (default sv)")
+    dash.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
+                      "127.0.0.1: this computer only)")
+    dash.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    dash.set_defaults(func=_dashboard_cmd)
     try:
         from sim.cli_sweep import register
     except ImportError:  # the sweep commands are optional while they are being built

@@ -2,7 +2,9 @@
 
 The first scenario is the one evaluated; each other scenario is an alternative (e.g. without
 UVTS). Replicate r of every scenario uses the same seed, so differences are taken pair by pair:
-`recruits prevented` = recruits(other) − recruits(first), per replicate, with a 90% interval.
+`prevented` = outcome(other) − outcome(first), per replicate, with a 90% interval. The headline
+outcome is children (under 18) drawn into a network's periphery (stage 1 → 2); new network members
+(stage 2 → 3) are reported beside it.
 Each department's contribution to the first scenario is measured by leaving its measures out
 (paired leave-one-department-out).
 """
@@ -118,41 +120,138 @@ def interval(values: pd.Series) -> dict[str, float]:
     return {"lo": lo, "median": med, "hi": hi}
 
 
-def summary_table(rep: pd.DataFrame, first: str, repl: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per scenario: medians with 90% intervals; for each alternative, what the first prevents
-    (headline: children drawn into the periphery; also new members), SEK per prevented child and
-    the replacement share."""
+def horizon_tag(start_year: int, years: int) -> str:
+    """'2024_2033' for a run over 2024-2033 ('2024' for one year): goes into column names, so a
+    number never loses the period it counts over."""
+    last = start_year + years - 1
+    return f"{start_year}_{last}" if last > start_year else f"{start_year}"
+
+
+SUMMARY_MEASURES = (
+    # raw column, column stem, unit, decimals, divisor
+    ("periphery_entries_u18", "periphery_entries_u18", "children", 1, 1.0),
+    ("periphery_entries", "periphery_entries", "youths", 1, 1.0),
+    ("new_members", "new_members", "youths", 1, 1.0),
+    ("new_members_u18", "new_members_u18", "children", 1, 1.0),
+    ("youth_years_stage2plus", "youth_years_stage2plus", "youth-years", 0, 1.0),
+    ("active_members_mean", "active_members_mean", "persons", 0, 1.0),
+    ("reports_of_concern", "reports_of_concern", "reports", 0, 1.0),
+    ("cost_sek", "cost_msek", "MSEK", 1, 1e6),
+)
+
+
+def summary_table(rep: pd.DataFrame, first: str, horizon: str = "",
+                  labels: dict[str, str] | None = None,
+                  repl: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per scenario, rounded, with the unit and the horizon in every column name.
+
+    The first scenario is the one evaluated: its row carries the headline against the
+    counterfactual (the second scenario) — children kept out of the periphery and new network
+    members prevented (median and 90% interval of the paired differences), the extra cost, SEK
+    per child kept out where children were kept out (a note says why it is missing otherwise) and
+    the replacement share. The counterfactual rows carry their own outcomes only; comparisons
+    with a third or later scenario are in `comparisons_table`."""
+    h = f"_{horizon}" if horizon else ""
+    labels = labels or {}
+    names = list(dict.fromkeys(rep["scenario"]))
     rows = []
-    diff = paired(rep, first, [], HEADLINE)
-    diff_members = paired(rep, first, [], "new_members")
-    cost = paired(rep, first, [], "cost_sek")
-    for name, g in rep.groupby("scenario", sort=False):
-        row = {"scenario": name}
-        for col in OUTCOMES:
-            for k, v in interval(g[col]).items():
-                row[f"{col}_{k}"] = v
-        if name != first:
-            prevented = interval(diff.loc[diff["scenario"] == name, "diff"])
-            extra_cost = -cost.loc[cost["scenario"] == name, "diff"].median()
-            row.update({f"prevented_by_first_{k}": v for k, v in prevented.items()})
-            row["sek_per_prevented"] = extra_cost / prevented["median"] \
-                if prevented["median"] > 0 else np.nan
-            members = interval(diff_members.loc[diff_members["scenario"] == name, "diff"])
-            row.update({f"new_members_prevented_by_first_{k}": v for k, v in members.items()})
-            if repl is not None and not repl.empty:
-                row["replacement_share"] = replacement_share(repl[repl["scenario"] == name])
+    for name in names:
+        g = rep[rep["scenario"] == name]
+        row = {"scenario": name, "label": labels.get(name, name),
+               "role": "evaluated" if name == first else "counterfactual"}
+        for col, stem, _unit, digits, div in SUMMARY_MEASURES:
+            iv = interval(g[col] / div)
+            row[f"{stem}{h}_median"] = round(iv["median"], digits)
+            row[f"{stem}{h}_p5"] = round(iv["lo"], digits)
+            row[f"{stem}{h}_p95"] = round(iv["hi"], digits)
         rows.append(row)
+    out = pd.DataFrame(rows)
+    if len(names) > 1:
+        head = comparisons_table(rep, first, horizon, labels, repl).iloc[0]
+        for col in head.index:
+            if col not in ("evaluated", "evaluated_label"):
+                out[col] = pd.Series([head[col] if n == first else None for n in names],
+                                     dtype=object if isinstance(head[col], str) else float)
+    return out
+
+
+def comparisons_table(rep: pd.DataFrame, first: str, horizon: str = "",
+                      labels: dict[str, str] | None = None,
+                      repl: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per counterfactual: what the evaluated (first) scenario changes compared with it,
+    pair by pair (median and 90% interval), at what extra cost, SEK per child kept out of the
+    periphery where the median is above zero, and the replacement share."""
+    h = f"_{horizon}" if horizon else ""
+    labels = labels or {}
+    diff = paired(rep, first, [], HEADLINE)
+    members = paired(rep, first, [], "new_members")
+    cost = paired(rep, first, [], "cost_sek")
+    rows = []
+    for name in dict.fromkeys(diff["scenario"]):
+        prevented = interval(diff.loc[diff["scenario"] == name, "diff"])
+        mem = interval(members.loc[members["scenario"] == name, "diff"])
+        extra = interval(-cost.loc[cost["scenario"] == name, "diff"] / 1e6)
+        med = prevented["median"]
+        if med > 0:
+            per = round(extra["median"] * 1e6 / med, -3)
+            note = ("" if prevented["lo"] > 0 else
+                    "the 90% interval of children kept out of the periphery includes zero or fewer")
+        else:
+            per = np.nan
+            worse = ": more children drawn in than in the counterfactual" if med < 0 else ""
+            note = (f"no children kept out of the periphery (median of paired runs {med:.1f}"
+                    f"{worse}); SEK per child kept out is not defined")
+        share = np.nan
+        if repl is not None and not repl.empty:
+            share = replacement_share(repl[repl["scenario"] == name])
+        rows.append({
+            "evaluated": first, "evaluated_label": labels.get(first, first),
+            "compared_with": name, "compared_with_label": labels.get(name, name),
+            f"prevented_periphery_entries_u18{h}_median": round(med, 1),
+            f"prevented_periphery_entries_u18{h}_p5": round(prevented["lo"], 1),
+            f"prevented_periphery_entries_u18{h}_p95": round(prevented["hi"], 1),
+            f"prevented_new_members{h}_median": round(mem["median"], 1),
+            f"prevented_new_members{h}_p5": round(mem["lo"], 1),
+            f"prevented_new_members{h}_p95": round(mem["hi"], 1),
+            f"extra_cost_msek{h}_median": round(extra["median"], 1),
+            "sek_per_child_kept_out": per,
+            "replacement_share": round(share, 2) if share == share else np.nan,
+            "note": note,
+        })
     return pd.DataFrame(rows)
 
 
-def district_table(dist: pd.DataFrame, first: str) -> pd.DataFrame:
-    """Per scenario and district: recruits and youth-years, and recruits prevented by the first."""
+def district_table(dist: pd.DataFrame, first: str, horizon: str = "") -> pd.DataFrame:
+    """Per scenario and district: both recruitment outcomes and youth-years (medians), and
+    children kept out of the periphery by the first scenario (median and 90% interval of paired
+    differences), rounded."""
+    h = f"_{horizon}" if horizon else ""
     base = dist.groupby(["scenario", "district"], sort=False)[
         [HEADLINE, "new_members", "youth_years_stage2plus"]].median().reset_index()
     d = paired(dist, first, ["district"], HEADLINE)
-    prev = d.groupby(["scenario", "district"])["diff"].quantile(list(Q)).unstack()
-    prev.columns = ["prevented_by_first_lo", "prevented_by_first_median", "prevented_by_first_hi"]
-    return base.merge(prev.reset_index(), on=["scenario", "district"], how="left")
+    prev = d.groupby(["scenario", "district"], sort=False)["diff"].quantile(list(Q)).unstack()
+    prev.columns = [f"prevented_periphery_entries_u18{h}_p5",
+                    f"prevented_periphery_entries_u18{h}_median",
+                    f"prevented_periphery_entries_u18{h}_p95"]
+    out = base.merge(prev.reset_index(), on=["scenario", "district"], how="left")
+    out = out.rename(columns={HEADLINE: f"periphery_entries_u18{h}_median",
+                              "new_members": f"new_members{h}_median",
+                              "youth_years_stage2plus": f"youth_years_stage2plus{h}_median"})
+    num = out.select_dtypes("number").columns
+    return out.assign(**{c: out[c].round(1) for c in num})
+
+
+def plan_period(first: Scenario, other: Scenario) -> tuple[float, float] | None:
+    """(start, end) of the measures the evaluated scenario has and the counterfactual lacks, as
+    decimal years (end exclusive); None if there are none."""
+    other_ids = {s.id for s in other.specs()}
+    own = [s for s in first.specs() if s.id not in other_ids]
+    if not own:
+        return None
+    horizon_end = float(first.start_year + first.years)
+    lo = max(min(s.start for s in own), float(first.start_year))
+    hi = min(max((s.end if s.end is not None else horizon_end) for s in own), horizon_end)
+    return (lo, hi) if hi > lo else None
 
 
 def department_contributions(first: Scenario, other: Scenario, seed: int, reps: int,
@@ -190,6 +289,16 @@ def _check_horizons(scens: list[Scenario]) -> None:
                                     "to compare pair by pair", getattr(s, field))
 
 
+def _check_horizons(scens: list[Scenario]) -> None:
+    a = scens[0]
+    for s in scens[1:]:
+        for field in ("start_year", "years"):
+            if getattr(s, field) != getattr(a, field):
+                raise ScenarioError(s.source_file, field,
+                                    f"the same value as in {a.source_file} ({getattr(a, field)}) "
+                                    "to compare pair by pair", getattr(s, field))
+
+
 def compare_main(args: argparse.Namespace) -> int:
     """`uvts compare A.yaml B.yaml [...]`: paired runs, tables, figures, contributions."""
     if len(args.scenarios) < 2:
@@ -210,8 +319,10 @@ def compare_main(args: argparse.Namespace) -> int:
     districts = load_city().districts
     rep = per_replicate(runs)
     dist = per_district(runs, districts)
+    horizon = horizon_tag(first.start_year, first.years)
+    en_labels = {s.name: s.label("en") for s in scens}
     repl = replacement(runs, first.name)
-    summary = summary_table(rep, first.name, repl)
+    summary = summary_table(rep, first.name, horizon, en_labels, repl)
     depts = pd.DataFrame() if args.no_departments else department_contributions(
         first, scens[1], seed, reps, workers, rep, not args.quiet)
     levels = pd.DataFrame() if args.no_departments else department_contributions(
@@ -229,48 +340,73 @@ def compare_main(args: argparse.Namespace) -> int:
     results.write_table(rep, out / "per_replicate.csv")
     results.write_table(repl, out / "replacement.csv")
     results.write_table(summary, out / "summary.csv")
-    results.write_table(district_table(dist, first.name), out / "summary_by_district.csv")
+    results.write_table(comparisons_table(rep, first.name, horizon, en_labels, repl),
+                        out / "comparisons.csv")
+    results.write_table(district_table(dist, first.name, horizon), out / "summary_by_district.csv")
     if not depts.empty:
-        results.write_table(depts, out / "departments.csv")
+        results.write_table(depts.round(1), out / "departments.csv")
         plots.contributions(depts, out / "departments.png", args.lang,
                             title=label("contributions_title", args.lang, a=first.label(args.lang),
                                         n=reps))
-    _figures(tables, scens, out, args.lang)
-    results.write_json(results.manifest(scens, seed, [replicate_seed(seed, r) for r in range(reps)],
-                                        resolve(first.parameters), " ".join(sys.argv)),
-                       out / "manifest.json")
+    plan = plan_period(first, scens[1])
+    _figures(tables, scens, out, args.lang, plan)
+    man = results.manifest(scens, seed, [replicate_seed(seed, r) for r in range(reps)],
+                           resolve(first.parameters), " ".join(sys.argv))
+    man["comparison"] = {
+        "evaluated": first.name, "counterfactuals": [s.name for s in scens[1:]],
+        "replicates": reps, "start_year": first.start_year, "years": first.years,
+        "plan_period": list(plan) if plan else None,
+        "labels": {lang: {s.name: s.label(lang) for s in scens} for lang in ("en", "sv")},
+    }
+    results.write_json(man, out / "manifest.json")
     if not args.quiet:
         _report(summary, depts, first, reps, time.perf_counter() - t0, out, args.lang,
                 {s.name: s.label(args.lang) for s in scens})
     return 0
 
 
-def _figures(tables: dict[str, pd.DataFrame], scens: list[Scenario], out: Path, lang: str) -> None:
-    flows = tables["flows"]
-    rec = flows[flows["flow"] == "recruited_u18"]  # the headline: children drawn into the periphery
-    weekly = rec.groupby(["scenario", "replicate", "step"], as_index=False)["count"].sum()
+def weekly_recruits(flows: pd.DataFrame, start_year: int) -> pd.DataFrame:
+    """The headline per scenario, replicate and week: children (under 18) drawn into a network's
+    periphery (stage 1 → 2), as column `recruits`, with decimal time."""
+    f = flows[flows["flow"].astype(str) == "recruited_u18"]
+    weekly = f.groupby(["scenario", "replicate", "step"], as_index=False, observed=True)[
+        "count"].sum()
+    weekly["scenario"] = weekly["scenario"].astype(str)
     weekly = weekly.rename(columns={"count": "recruits"})
-    weekly["time"] = scens[0].start_year + (weekly["step"] + 1) / 52.0
+    weekly["time"] = start_year + (weekly["step"] + 1) / 52.0
+    return weekly
+
+
+def _figures(tables: dict[str, pd.DataFrame], scens: list[Scenario], out: Path, lang: str,
+             plan: tuple[float, float] | None = None) -> None:
+    weekly = weekly_recruits(tables["flows"], scens[0].start_year)
     first = scens[0]
     for k, other in enumerate(scens[1:]):
         suffix = "" if k == 0 else f"_{other.name}"
         plots.counterfactual(weekly[weekly["scenario"] == first.name],
                              weekly[weekly["scenario"] == other.name],
                              first.label(lang), other.label(lang),
-                             out / f"counterfactual{suffix}.png", lang)
+                             out / f"counterfactual{suffix}.png", lang,
+                             plan=plan if k == 0 else plan_period(first, other))
 
 
 def _report(summary: pd.DataFrame, depts: pd.DataFrame, first: Scenario, reps: int,
             seconds: float, out: Path, lang: str, labels: dict[str, str]) -> None:
     print(f"{reps} paired replicates per scenario in {seconds:.0f} s")
-    for _, row in summary.iloc[1:].iterrows():
-        print(f"{first.label(lang)} vs {labels.get(row['scenario'], row['scenario'])}: "
-              "children drawn into the periphery (stage 1→2, under 18) prevented "
-              f"{row['prevented_by_first_median']:.1f} (90% interval "
-              f"{row['prevented_by_first_lo']:.1f} to {row['prevented_by_first_hi']:.1f}); "
-              f"new network members prevented {row['new_members_prevented_by_first_median']:.1f}; "
-              f"SEK per prevented child: {row['sek_per_prevented']:,.0f}; replacement share "
-              f"{row.get('replacement_share', float('nan')):.2f}")
+    head = summary.iloc[0]
+    med = next((c for c in summary.columns if c.startswith("prevented_periphery_entries_u18")
+                and c.endswith("_median")), None)
+    if med is not None and not pd.isna(head[med]):
+        stem = med[:-len("_median")]
+        mem = next(c for c in summary.columns if c.startswith("prevented_new_members")
+                   and c.endswith("_median"))
+        per = head["sek_per_child_kept_out"]
+        print(f"{first.label(lang)} vs {labels.get(head['compared_with'], head['compared_with'])}: "
+              f"children kept out of the periphery (stage 1→2, under 18) {head[med]:.1f} "
+              f"(90% interval {head[stem + '_p5']:.1f} to {head[stem + '_p95']:.1f}); "
+              f"new network members prevented {head[mem]:.1f}; SEK per child kept out: "
+              + (f"{per:,.0f}" if not pd.isna(per) else f"not defined ({head['note']})")
+              + f"; replacement share {head['replacement_share']:.2f}")
     if not depts.empty:
         print(depts.round(1).to_string(index=False))
     print(f"Results written to {out}/")

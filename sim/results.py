@@ -316,11 +316,14 @@ def _atomic(path, write) -> None:
 
 
 def write_table(df: pd.DataFrame, path) -> None:
-    """Parquet or CSV by suffix, atomically."""
+    """Parquet or CSV by suffix, atomically. Parquet tables are typed and carry units and
+    descriptions in their schema (sim.schema)."""
     from pathlib import Path
 
     if Path(path).suffix == ".parquet":
-        _atomic(path, lambda p: df.to_parquet(p, index=False))
+        from sim.schema import write_parquet
+
+        write_parquet(df, path)
     else:
         _atomic(path, lambda p: df.to_csv(p, index=False))
 

@@ -19,26 +19,9 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import InputError
+from sim.labels import LABELS, label
+from sim.plots import lang_path
 from sim.sweep import _atomic_parquet, _atomic_text, collect, read_manifest
-
-LABELS = {
-    "en": {
-        "morris_title": "Morris screening: {out}", "mu_star": "μ* (mean |elementary effect|)",
-        "sigma": "σ (sd of elementary effects)", "sobol_title": "Sobol indices: {out}",
-        "S1": "first order S1", "ST": "total ST", "index": "sensitivity index",
-        "ci": "bars: {level:.0%} confidence interval", "spearman_title": "Rank correlation: {out}",
-        "rho": "Spearman ρ", "ci_mu": "μ* with {level:.0%} confidence interval",
-    },
-    "sv": {
-        "morris_title": "Morris-screening: {out}",
-        "mu_star": "μ* (medelvärde av |elementäreffekt|)",
-        "sigma": "σ (standardavvikelse för elementäreffekter)",
-        "sobol_title": "Sobolindex: {out}", "S1": "första ordningen S1", "ST": "totalindex ST",
-        "index": "känslighetsindex", "ci": "staplar: {level:.0%} konfidensintervall",
-        "spearman_title": "Rangkorrelation: {out}", "rho": "Spearmans ρ",
-        "ci_mu": "μ* med {level:.0%} konfidensintervall",
-    },
-}
 
 
 def point_means(results: pd.DataFrame, n_points: int, columns: list[str],
@@ -119,16 +102,18 @@ def plot_morris(table: pd.DataFrame, out: str, path: Path, lang: str = "en",
     """μ*–σ scatter for one output, points labelled with parameter names."""
     import matplotlib.pyplot as plt
 
-    lab, d = LABELS[lang], table[table["output"] == out]
+    d = table[table["output"] == out]
+    level = round(conf_level * 100)
     fig, ax = plt.subplots(figsize=(7, 5.5))
     ax.errorbar(d["mu_star"], d["sigma"], xerr=d["mu_star_conf"], fmt="o", capsize=3,
-                label=lab["ci_mu"].format(level=conf_level))
+                label=label("ci_mu", lang, level=level))
     for _, r in d.iterrows():
         ax.annotate(r["parameter"], (r["mu_star"], r["sigma"]), fontsize=8,
                     xytext=(4, 3), textcoords="offset points")
     top = max(float(d["mu_star"].max()), float(d["sigma"].max()), 0.0) * 1.05 or 1.0
     ax.plot([0, top], [0, top], ls=":", color="grey", lw=0.8)
-    ax.set(xlabel=lab["mu_star"], ylabel=lab["sigma"], title=lab["morris_title"].format(out=out))
+    ax.set(xlabel=label("mu_star", lang), ylabel=label("sigma", lang),
+           title=label("morris_title", lang, out=label(out, lang)))
     ax.set_xlim(left=0)
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8, loc="upper left")
@@ -140,17 +125,18 @@ def plot_bars(table: pd.DataFrame, out: str, path: Path, keys: list[str], lang: 
     """Grouped bars (one group per parameter) with confidence-interval error bars."""
     import matplotlib.pyplot as plt
 
-    lab, d = LABELS[lang], table[table["output"] == out]
+    d = table[table["output"] == out]
+    level = round(conf_level * 100)
     x, width = np.arange(len(d)), 0.8 / len(keys)
     fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(d) + 2), 4.5))
     for k, key in enumerate(keys):
         err = d[f"{key}_conf"] if f"{key}_conf" in d else None
         ax.bar(x + (k - (len(keys) - 1) / 2) * width, d[key], width, yerr=err, capsize=3,
-               label=lab.get(key, key))
+               label=label(key, lang))
     ax.axhline(0, color="black", lw=0.6)
     ax.set_xticks(x, d["parameter"], rotation=40, ha="right", fontsize=8)
-    ax.set(ylabel=lab[ylabel], title=lab[title].format(out=out))
-    ax.legend(title=lab["ci"].format(level=conf_level) if len(keys) > 1 else None, fontsize=8)
+    ax.set(ylabel=label(ylabel, lang), title=label(title, lang, out=label(out, lang)))
+    ax.legend(title=label("ci", lang, level=level) if len(keys) > 1 else None, fontsize=8)
     _save(fig, path)
 
 
@@ -209,13 +195,14 @@ def _plot_all(tables: dict[str, pd.DataFrame], columns: list[str], folder: Path,
               conf_level: float) -> None:
     for col in columns:
         if "morris" in tables:
-            plot_morris(tables["morris"], col, folder / f"morris_{_slug(col)}.png", lang,
+            plot_morris(tables["morris"], col, lang_path(folder / f"morris_{_slug(col)}.png", lang), lang,
                         conf_level)
         if "sobol" in tables and "S1" in tables["sobol"]:
             d = tables["sobol"].dropna(subset=["S1"])
             if (d["output"] == col).any():
-                plot_bars(d, col, folder / f"sobol_{_slug(col)}.png", ["S1", "ST"], lang,
+                plot_bars(d, col, lang_path(folder / f"sobol_{_slug(col)}.png", lang), ["S1", "ST"], lang,
                           conf_level)
         if "spearman" in tables:
-            plot_bars(tables["spearman"], col, folder / f"spearman_{_slug(col)}.png", ["rho"],
+            plot_bars(tables["spearman"], col,
+                      lang_path(folder / f"spearman_{_slug(col)}.png", lang), ["rho"],
                       lang, conf_level, title="spearman_title", ylabel="rho")

@@ -31,6 +31,26 @@ def short_run() -> UmeaModel:
     return model
 
 
+@pytest.fixture(scope="session")
+def compared(tmp_path_factory):
+    """`uvts compare` of the plan against no UVTS over one year, 2 paired replicates, run in
+    English and then in Swedish into the same folder; returns the folder and the English PNGs'
+    bytes as they were before the Swedish run."""
+    from sim.cli import main
+
+    tmp = tmp_path_factory.mktemp("cmp")
+    a, b = tmp / "plan.yaml", tmp / "none.yaml"
+    a.write_text(f"extends: {SCENARIOS / 'uvts_2024_2026.yaml'}\nname: plan\nyears: 1\n")
+    b.write_text(f"extends: {SCENARIOS / 'without_uvts.yaml'}\nname: none\nyears: 1\n")
+    out = tmp / "out"
+    args = ["compare", str(a), str(b), "--replicates", "2", "--seed", "4", "--out", str(out),
+            "--workers", "1", "--no-departments", "--quiet"]
+    assert main(args) == 0
+    english = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix == ".png"}
+    assert main([*args, "--lang", "sv"]) == 0
+    return out, english
+
+
 def _baseline_summary(seed: int) -> tuple[dict, object, object]:
     from sim.results import summarise
     from sim.runner import build_model

@@ -61,7 +61,8 @@ def test_morris_ranks_x1_x2_above_x3(tmp_path):
     m = analyze(tmp_path / "out", lang="sv")["morris"].set_index("parameter")
     assert m.loc["x2", "mu_star"] == pytest.approx(7.875, rel=1e-9)
     assert m.loc["x3", "mu_star"] < min(m.loc["x1", "mu_star"], m.loc["x2", "mu_star"])
-    assert (tmp_path / "out" / "analysis" / "morris_y.png").is_file()
+    assert (tmp_path / "out" / "analysis" / "morris_y_sv.png").is_file()  # Swedish beside English
+    assert not (tmp_path / "out" / "analysis" / "morris_y.png").exists()
 
 
 @pytest.mark.parametrize("method, samples, rows", [

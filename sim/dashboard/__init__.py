@@ -1,0 +1,1 @@
+"""The workshop dashboard: `uvts dashboard [--lang sv|en] [--host] [--port]`."""
