@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         register = None
     if register is not None:
         register(sub)
+    from sim.cli_calibrate import register as register_calibrate  # `uvts calibrate`
+    register_calibrate(sub)
     return parser
 
 
