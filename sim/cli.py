@@ -11,7 +11,7 @@ from sim.errors import InputError
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sim import plots, results, runner
+    from sim import ensemble, plots, results, runner
     from sim.params import resolve
     from sim.population import load_city
     from sim.rng import replicate_seed
@@ -23,7 +23,9 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("results") / scen.name)
     workers = args.workers or runner.default_workers(reps)
     t0 = time.perf_counter()
-    runs = runner.run_scenario(scen, seed, reps, workers=workers, progress=not args.quiet)
+    draws = ensemble.from_args(args)  # ensemble parameters / drawn effects, or None
+    tasks = [ensemble.draw_task((scen, r, seed), draws) for r in range(reps)]
+    runs = runner.run_many(tasks, workers, desc=scen.name, progress=not args.quiet)
     out.mkdir(parents=True, exist_ok=True)
     tables = results.runs_tables(runs, load_city().districts, scen.start_year)
     for name, df in tables.items():
@@ -36,7 +38,8 @@ def _run(args: argparse.Namespace) -> int:
                              scen.label(args.lang), args.lang)
     params = resolve(scen.parameters)
     results.write_json(results.manifest([scen], seed, [replicate_seed(seed, r) for r in range(reps)],
-                                        params, " ".join(sys.argv)), out / "manifest.json")
+                                        params, " ".join(sys.argv))
+                       | {"uncertainty": draws.describe() if draws else "fixed"}, out / "manifest.json")
     if not args.quiet:
         print(f"{scen.label(args.lang)}: {reps} replicates in {time.perf_counter() - t0:.1f} s")
         print(stats[["mean", "5%", "95%"]].round(3).to_string())
@@ -62,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--lang", choices=("en", "sv"), default="en", help="figure language")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     run.set_defaults(func=_run)
+    from sim.ensemble import add_arguments as ensemble_arguments
+    ensemble_arguments(run)
     cmp_ = sub.add_parser("compare", help="compare scenarios with paired seeds")
     cmp_.add_argument("scenarios", nargs="+", help="two or more scenario files; the first is "
                       "the reference")
@@ -75,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="skip the leave-one-department-out contributions")
     cmp_.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     cmp_.set_defaults(func=_compare)
+    ensemble_arguments(cmp_, compare=True)
     try:
         from sim.cli_sweep import register
     except ImportError:  # the sweep commands are optional while they are being built

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim import plots, results, runner
+from sim import ensemble, plots, results, runner
 from sim.errors import ScenarioError
 from sim.labels import label
 from sim.params import resolve
@@ -106,7 +106,8 @@ def district_table(dist: pd.DataFrame, first: str) -> pd.DataFrame:
 
 
 def department_contributions(first: Scenario, other: Scenario, seed: int, reps: int,
-                             workers: int, full: pd.DataFrame, progress: bool) -> pd.DataFrame:
+                             workers: int, full: pd.DataFrame, progress: bool,
+                             draws: ensemble.Draws | None = None) -> pd.DataFrame:
     """Recruits each department's measures prevent within the first scenario (leave one out)."""
     other_ids = {s.id for s in other.specs()}
     specs = first.specs()
@@ -115,6 +116,7 @@ def department_contributions(first: Scenario, other: Scenario, seed: int, reps: 
         return pd.DataFrame()
     tasks = [(first, r, seed, None, [s for s in specs if s.department != d or s.id in other_ids])
              for d in depts for r in range(reps)]
+    tasks = [ensemble.draw_task(t, draws) for t in tasks]  # same draws as the full runs
     runs = runner.run_many(tasks, workers, desc="departments", progress=progress)
     base = full[full["scenario"] == first.name].set_index("replicate")["new_recruits"]
     rows = []
@@ -153,20 +155,26 @@ def compare_main(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("results") / ("compare_" + "_vs_".join(names)))
     workers = args.workers or runner.default_workers(reps * len(scens))
     t0 = time.perf_counter()
-    tasks = [(s, r, seed) for s in scens for r in range(reps)]
+    draws = ensemble.from_args(args)  # ensemble parameters / drawn effects, or None
+    tasks = [ensemble.draw_task((s, r, seed), draws) for s in scens for r in range(reps)]
     runs = runner.run_many(tasks, workers, desc="scenarios", progress=not args.quiet)
     districts = load_city().districts
     rep = per_replicate(runs)
     dist = per_district(runs, districts)
-    summary = summary_table(rep, first.name)
+    summary = ensemble.attach(summary_table(rep, first.name), rep, first.name, reps)
     depts = pd.DataFrame() if args.no_departments else department_contributions(
-        first, scens[1], seed, reps, workers, rep, not args.quiet)
+        first, scens[1], seed, reps, workers, rep, not args.quiet, draws)
+    decomp = ensemble.decompose(scens, reps, seed, draws or ensemble.Draws(), workers, rep,
+                                progress=not args.quiet) if getattr(args, "decompose", False) \
+        else None
     out.mkdir(parents=True, exist_ok=True)
     tables = results.runs_tables(runs, districts, first.start_year)
     for name in ("stages", "flows", "network"):
         results.write_table(tables[name], out / f"{name}.parquet")
     results.write_table(rep, out / "per_replicate.csv")
     results.write_table(summary, out / "summary.csv")
+    if decomp is not None:
+        results.write_table(decomp, out / "variance_decomposition.csv")
     results.write_table(district_table(dist, first.name), out / "summary_by_district.csv")
     if not depts.empty:
         results.write_table(depts, out / "departments.csv")
@@ -175,11 +183,13 @@ def compare_main(args: argparse.Namespace) -> int:
                                         n=reps))
     _figures(tables, scens, out, args.lang)
     results.write_json(results.manifest(scens, seed, [replicate_seed(seed, r) for r in range(reps)],
-                                        resolve(first.parameters), " ".join(sys.argv)),
+                                        resolve(first.parameters), " ".join(sys.argv))
+                       | {"uncertainty": draws.describe() if draws else "fixed"},
                        out / "manifest.json")
     if not args.quiet:
         _report(summary, depts, first, reps, time.perf_counter() - t0, out, args.lang,
                 {s.name: s.label(args.lang) for s in scens})
+        ensemble.report(summary, decomp, draws, reps, {s.name: s.label(args.lang) for s in scens})
     return 0
 
 
