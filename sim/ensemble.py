@@ -236,8 +236,8 @@ def probability_of_benefit(rep: pd.DataFrame, first: str, value: str = "new_recr
 def interval_warning(n: int, level: float = 0.90) -> str | None:
     """A warning when too few replicates lie beyond each end of a `level` interval."""
     tail = (1 - level) / 2
-    need = int(np.ceil(MIN_BEYOND / tail))
-    if n * tail < MIN_BEYOND:
+    need = int(np.ceil(MIN_BEYOND / tail - 1e-9))
+    if n * tail < MIN_BEYOND - 1e-9:
         return (f"only {n} paired replicates: about {n * tail:.1f} lie beyond each end of the "
                 f"{level:.0%} interval, so its ends are unstable; use at least {need} "
                 f"(--replicates {need})")
