@@ -688,24 +688,37 @@ def _abc(spec: CalibrationSpec, simulate: Simulate, sampler):
 
 
 def _generations(history) -> pd.DataFrame:
-    pops = history.get_all_populations()
-    pops = pops[pops["t"] >= 0].reset_index(drop=True)
-    return pd.DataFrame({"t": pops["t"].astype(int), "epsilon": pops["epsilon"].astype(float),
-                         "simulations": pops["samples"].astype(int),
-                         "acceptance_rate": history.get_nr_particles_per_population()
-                         .reindex(pops["t"]).to_numpy() / pops["samples"].to_numpy()})
+    """One row per generation; t = -1 is pyabc's prior sample that sets the first epsilon."""
+    pops = history.get_all_populations().reset_index(drop=True)
+    accepted = history.get_nr_particles_per_population()
+    rows = []
+    for _, p in pops.iterrows():
+        t = int(p["t"])
+        n = int(p["samples"])
+        acc = float(accepted.get(t, np.nan)) / n if t >= 0 and n else np.nan
+        rows.append({"t": t, "epsilon": float(p["epsilon"]) if t >= 0 else np.inf,
+                     "simulations": n, "acceptance_rate": acc})
+    return pd.DataFrame(rows, columns=["t", "epsilon", "simulations", "acceptance_rate"])
 
 
 def _stop_reason(spec: CalibrationSpec, gens: pd.DataFrame) -> str | None:
+    """Why to start no further generation (None: go on). Deterministic given the history."""
     m = spec.method
-    if gens.empty:
+    done = gens[gens["t"] >= 0]
+    if done.empty:
         return None
-    if len(gens) >= m.max_generations:
+    if len(done) >= m.max_generations:
         return f"max_generations ({m.max_generations}) reached"
-    if gens["epsilon"].iloc[-1] <= m.min_epsilon:
-        return f"epsilon {gens['epsilon'].iloc[-1]:.3g} ≤ min_epsilon {m.min_epsilon}"
-    if m.max_simulations is not None and gens["simulations"].sum() >= m.max_simulations:
-        return f"max_simulations ({m.max_simulations}) reached"
+    if done["epsilon"].iloc[-1] <= m.min_epsilon:
+        return f"epsilon {done['epsilon'].iloc[-1]:.3g} ≤ min_epsilon {m.min_epsilon}"
+    if m.max_simulations is not None:
+        used = int(gens["simulations"].sum())
+        # the next generation is expected to need n / (last acceptance rate), and more as
+        # epsilon falls: stop before one that would be expected to overrun the budget
+        expected = 1.25 * m.population_size / max(done["acceptance_rate"].iloc[-1], 1e-3)
+        if used + expected > m.max_simulations:
+            return (f"max_simulations ({m.max_simulations}): {used} used, the next generation "
+                    f"would need about {expected:.0f}")
     return None
 
 
@@ -736,10 +749,10 @@ def write_ensemble(df: pd.DataFrame, out: Path) -> None:
 class CalibrationResult:
     def __init__(self, out: Path, ensemble: pd.DataFrame | None, generations: pd.DataFrame,
                  complete: bool, interrupted: bool, stop_reason: str | None, wall_s: float,
-                 simulations: int):
+                 simulations: int, n_generations: int = 0):
         self.out, self.ensemble, self.generations = out, ensemble, generations
         self.complete, self.interrupted, self.stop_reason = complete, interrupted, stop_reason
-        self.wall_s, self.simulations = wall_s, simulations
+        self.wall_s, self.simulations, self.n_generations = wall_s, simulations, n_generations
 
 
 def run_calibration(spec: CalibrationSpec, out_dir: str | Path, *, workers: int | None = None,
@@ -781,6 +794,7 @@ def run_calibration(spec: CalibrationSpec, out_dir: str | Path, *, workers: int 
 
     interrupted = False
     gens = pd.DataFrame(columns=["t", "epsilon", "simulations", "acceptance_rate"])
+    gens = gens.astype({"t": int, "epsilon": float, "simulations": int})
     if history is not None and have:
         gens = _generations(history)
     reason = _stop_reason(spec, gens)
@@ -811,6 +825,7 @@ def run_calibration(spec: CalibrationSpec, out_dir: str | Path, *, workers: int 
     finally:
         bar.close()
     complete = reason is not None
+    n_gens = int((gens["t"] >= 0).sum()) if len(gens) else 0
     ens = None
     if history is not None and have:
         ens = ensemble_table(spec, history)
@@ -821,7 +836,7 @@ def run_calibration(spec: CalibrationSpec, out_dir: str | Path, *, workers: int 
 
     man["generations"] = gens.to_dict("records")
     man["complete"], man["stop_reason"] = complete, reason
-    man["total_candidates"] = sims
+    man["total_candidates"] = sims  # including the prior sample (t = -1)
     man["total_model_runs"] = sims * spec.seeds_per_candidate
     man.setdefault("sessions", []).append({
         "finished": datetime.now(UTC).isoformat(timespec="seconds"), "backend": "dask" if dask
@@ -829,8 +844,8 @@ def run_calibration(spec: CalibrationSpec, out_dir: str | Path, *, workers: int 
         "new_generations": new, "wall_s": round(time.perf_counter() - t0, 2),
         "interrupted": interrupted, "git_commit": git_commit()})
     _write_json(man, out / MANIFEST)
-    return CalibrationResult(out, ens, gens, complete, interrupted, reason,
-                             time.perf_counter() - t0, sims)
+    return CalibrationResult(out, ens, gens[gens["t"] >= 0].reset_index(drop=True), complete,
+                             interrupted, reason, time.perf_counter() - t0, sims, n_gens)
 
 
 # ---------------------------------------------------------------------------- helpers

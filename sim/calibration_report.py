@@ -82,8 +82,8 @@ TEXT = {
 
 
 def _fmt(x: float) -> str:
-    if x is None or (isinstance(x, float) and np.isnan(x)):
-        return "–"
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "–" if x is None or np.isnan(x) else ("∞" if x > 0 else "−∞")
     ax = abs(x)
     return f"{x:.3g}" if ax < 1000 else f"{x:,.0f}"
 
@@ -222,13 +222,14 @@ def write_report(spec: CalibrationSpec, out: str | Path,
             else tx["incomplete"]
         wall = sum(s.get("wall_s", 0) for s in man.get("sessions", []))
         lines += [f"## {tx['status']}", "", status, "", tx["budget"].format(
-            c=man.get("total_candidates", 0), r=man.get("total_model_runs", 0), g=len(gens),
+            c=man.get("total_candidates", 0), r=man.get("total_model_runs", 0),
+            g=int((gens["t"] >= 0).sum()) if len(gens) else 0,
             w=wall, s=len(man.get("sessions", []))), ""]
         if len(gens):
             lines += [f"### {tx['generations']}", "", _md_table(
                 tx["cols_gen"],
                 [[int(r["t"]), _fmt(r["epsilon"]), int(r["simulations"]),
-                  f"{r['acceptance_rate']:.2f}"] for _, r in gens.iterrows()]), ""]
+                  _fmt(r["acceptance_rate"])] for _, r in gens.iterrows()]), ""]
         for kind, head in (("target", tx["targets"]), ("validation", tx["validation"])):
             sub = obs[obs["kind"] == kind]
             lines += [f"## {head}", ""]

@@ -50,7 +50,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"{len(res.generations)} generations, {res.simulations} candidates "
+    print(f"{res.n_generations} generations, {res.simulations} candidates "
           f"({res.simulations * spec.seeds_per_candidate} model runs) this far; "
           f"{res.wall_s:.0f} s this time; ensemble in {out / 'ensemble.parquet'}")
     if res.interrupted:
