@@ -177,3 +177,47 @@ def test_run_over_the_ensemble_and_a_bad_file_through_the_command(tmp_path, caps
     assert "effects drawn" in (tmp_path / "run" / "manifest.json").read_text()
     assert main(["run", str(base), "--ensemble", str(tmp_path / "nope.csv"), "--quiet"]) == 2
     assert "nope.csv" in capsys.readouterr().err
+
+
+def test_decomposition_holds_the_right_parts_fixed(tmp_path, monkeypatch):
+    """`decompose` re-runs with parameters at the posterior median, effects at their point
+    values, or both; a fake runner records the tasks and turns them into recruits as
+    (parameter part) + (effect part) + (chance part), so the shares are known."""
+    from sim import compare, runner
+
+    ens = ensemble.load_ensemble(write_ensemble(tmp_path / "e.parquet"))
+    base = load_scenario(scenario(tmp_path / "base.yaml", name="base"))
+    other = load_scenario(scenario(tmp_path / "m.yaml", name="m",
+                                   interventions=[measure("c", -1.0, 0.0, 1.0)]))
+    seen: dict[str, list] = {}
+
+    def fake_run_many(tasks, workers=1, desc="", progress=False):
+        seen[desc] = tasks
+        return tasks
+
+    def fake_per_replicate(tasks):
+        rows = []
+        for scen, r, _seed, overrides, specs in tasks:
+            eff = sum(e.value for s in specs for e in s.effects)
+            chance = (r % 3) - 1.0
+            rows.append({"scenario": scen.name, "replicate": r,
+                         "new_recruits": 100 * overrides["entry_base_rate"] + 10 * eff + chance})
+        return pd.DataFrame(rows)
+
+    monkeypatch.setattr(runner, "run_many", fake_run_many)
+    monkeypatch.setattr(compare, "per_replicate", fake_per_replicate)
+    draws = ensemble.Draws(ens, "drawn")
+    reps = 30
+    full = fake_per_replicate([ensemble.draw_task((s, r, 5), draws) for s in (other, base)
+                               for r in range(reps)])
+    dec = ensemble.decompose([other, base], reps, 5, draws, 1, full).set_index("scenario")
+    med = ens.median()["entry_base_rate"]
+    assert {t[3]["entry_base_rate"] for t in seen["parameters_fixed"]} == {med}
+    assert {e.value for t in seen["effects_fixed"] for s in t[4] if s.id == "c"
+            for e in s.effects} == {0.0}
+    assert len({e.value for t in seen["parameters_fixed"] for s in t[4] if s.id == "c"
+                for e in s.effects}) > 1  # effects still drawn when parameters are fixed
+    # paired difference base − m = −10·(drawn effect): only the effects vary it
+    row = dec.loc["base"]
+    assert row["share_effects"] == pytest.approx(1.0)
+    assert row["share_parameters"] == pytest.approx(0.0) and row["share_chance"] == pytest.approx(0.0)
