@@ -834,7 +834,8 @@ def run_calibration(spec: CalibrationSpec, out_dir: str | Path, *, workers: int 
     sims = int(gens["simulations"].sum()) if len(gens) else 0
     from sim.sweep import git_commit
 
-    man["generations"] = gens.to_dict("records")
+    man["generations"] = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                           for k, v in row.items()} for row in gens.to_dict("records")]
     man["complete"], man["stop_reason"] = complete, reason
     man["total_candidates"] = sims  # including the prior sample (t = -1)
     man["total_model_runs"] = sims * spec.seeds_per_candidate

@@ -44,6 +44,8 @@ TEXT = {
         "pairs": "Pair plot of the posterior",
         "fit": "Targets and validation against the posterior predictive",
         "yes": "yes", "no": "NO", "na": "–",
+        "fit_axis": "(simulated − observed) / tolerance; grey: within tolerance",
+        "kind_target": "target", "kind_validation": "validation",
         "honesty": ("Validation observations are reported whether they fit or not. The posterior "
                     "predictive is that of the mean over {k} seeds; single runs vary more."),
     },
@@ -74,6 +76,8 @@ TEXT = {
         "pairs": "Parvisa diagram av posteriorn",
         "fit": "Mål och validering mot den posteriora prediktiva fördelningen",
         "yes": "ja", "no": "NEJ", "na": "–",
+        "fit_axis": "(simulerat − observerat) / tolerans; grått: inom tolerans",
+        "kind_target": "mål", "kind_validation": "validering",
         "honesty": ("Valideringsobservationerna redovisas oavsett om de passar. Den prediktiva "
                     "fördelningen gäller medelvärdet över {k} frön; enskilda körningar varierar "
                     "mer."),
@@ -167,7 +171,7 @@ def pair_plot(spec: CalibrationSpec, ens: pd.DataFrame, path: Path, title: str) 
     plt.close(fig)
 
 
-def fit_plot(obs: pd.DataFrame, path: Path, title: str) -> None:
+def fit_plot(obs: pd.DataFrame, path: Path, title: str, lang: str = "en") -> None:
     """Each observation scaled to its tolerance: observed ± tolerance vs the predictive."""
     import matplotlib
 
@@ -181,9 +185,10 @@ def fit_plot(obs: pd.DataFrame, path: Path, title: str) -> None:
         ax.plot([z(r["pp_lo"]), z(r["pp_hi"])], [y, y], color=colour, lw=3)
         ax.plot([z(r["pp_median"])], [y], "o", color="black")
     ax.axvspan(-1, 1, color="0.9")
-    ax.set_yticks(range(len(obs)), [f"{r['name']} ({r['kind']})" for _, r in obs.iterrows()],
-                  fontsize=7)
-    ax.set_xlabel("(simulated − observed) / tolerance")
+    kinds = {"target": TEXT[lang]["kind_target"], "validation": TEXT[lang]["kind_validation"]}
+    ax.set_yticks(range(len(obs)), [f"{r['name']} ({kinds[r['kind']]})"
+                                    for _, r in obs.iterrows()], fontsize=7)
+    ax.set_xlabel(TEXT[lang]["fit_axis"])
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -193,7 +198,7 @@ def fit_plot(obs: pd.DataFrame, path: Path, title: str) -> None:
 def write_report(spec: CalibrationSpec, out: str | Path,
                  median_check: pd.DataFrame | None = None) -> dict[str, Path]:
     """Write report_en.md, report_sv.md, fit_table.csv, posterior_table.csv, pairs.png and
-    fit.png into `out` (a calibration directory); return the paths."""
+    fit_en.png, fit_sv.png into `out` (a calibration directory); return the paths."""
     from sim.results import write_table
 
     out = Path(out)
@@ -205,8 +210,9 @@ def write_report(spec: CalibrationSpec, out: str | Path,
     write_table(par, out / "posterior_table.csv")
     paths = {"fit_table": out / "fit_table.csv", "posterior_table": out / "posterior_table.csv"}
     pair_plot(spec, ens, out / "pairs.png", f"{spec.name}: posterior")
-    fit_plot(obs, out / "fit.png", f"{spec.name}")
-    paths |= {"pairs": out / "pairs.png", "fit": out / "fit.png"}
+    for lang in TEXT:
+        fit_plot(obs, out / f"fit_{lang}.png", spec.name, lang)
+    paths |= {"pairs": out / "pairs.png", "fit": out / "fit_en.png", "fit_sv": out / "fit_sv.png"}
     gens = pd.DataFrame(man.get("generations", []))
     for lang, tx in TEXT.items():
         lines = [f"# {tx['title'].format(name=spec.name)}", ""]
@@ -252,7 +258,7 @@ def write_report(spec: CalibrationSpec, out: str | Path,
                              r["source"]])
             lines += [_md_table(tx["cols_obs"], rows), ""]
         lines += [tx["honesty"].format(k=spec.seeds_per_candidate), "",
-                  f"![{tx['fit']}](fit.png)", "", f"## {tx['posterior']}", "",
+                  f"![{tx['fit']}](fit_{lang}.png)", "", f"## {tx['posterior']}", "",
                   _md_table(tx["cols_par"], [[f"`{r['parameter']}`", r["prior"], _fmt(r["lo"]),
                                               _fmt(r["median"]), _fmt(r["hi"])]
                                              for _, r in par.iterrows()]), "",
