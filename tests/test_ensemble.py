@@ -76,6 +76,9 @@ def test_both_scenarios_of_a_pair_share_parameter_and_effect_draws(tmp_path):
         assert again[3] == oa and [s.effects for s in again[4]] == [s.effects for s in sa]
     assert len(picked) > 1  # replicates draw different parameter sets
     assert ensemble.draw_task((a, 0, 7), None) == (a, 0, 7)  # the fixed default is untouched
+    # --effects drawn without an ensemble: effects vary, parameters stay the scenario's
+    _, _, _, over, specs = ensemble.draw_task((a, 0, 7), ensemble.Draws(None, "drawn"))
+    assert over == {} and specs[-1].effects[0].value != 0.1
 
 
 def test_probability_of_benefit_is_computed_pair_by_pair():
