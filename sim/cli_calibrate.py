@@ -32,18 +32,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cal.add_argument("--max-minutes", type=float, default=None, metavar="M",
                      help="start no new generation after M minutes (run again to continue)")
     cal.add_argument("--no-report", action="store_true", help="do not write the fit report")
+    cal.add_argument("--estimate", action="store_true",
+                     help="only time a few runs here and project the budget's wall time")
     cal.add_argument("--quiet", action="store_true", help="no progress bar")
     cal.set_defaults(handler=cmd_calibrate)
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     try:
-        from sim.calibrate import check_at_median, load_calibration, run_calibration
+        from sim.calibrate import check_at_median, estimate, load_calibration, run_calibration
     except ImportError as exc:  # pyabc is the `calibrate` extra
         print(f"error: {exc}; install with: pip install -e '.[calibrate]'", file=sys.stderr)
         return 2
     try:
         spec = load_calibration(args.calibration)
+        if args.estimate:
+            import os
+
+            workers = args.workers or os.cpu_count() or 1
+            e = estimate(spec, workers)
+            print(f"{e['seconds_per_run']:.2f} s per run ({spec.simulation.burn_in_years} + "
+                  f"{spec.simulation.years} years); budget {e['candidates']} candidates × "
+                  f"{spec.seeds_per_candidate} seeds = {e['model_runs']} runs ≈ "
+                  f"{e['projected_minutes']:.0f} min on {workers} workers (plus start-up and "
+                  "pyabc bookkeeping, ≈ 1-2 min)")
+            return 0
         out = args.out or Path(args.calibration).resolve().parent / spec.name
         res = run_calibration(spec, out, workers=args.workers, dask=args.dask,
                               progress=not args.quiet, max_minutes=args.max_minutes)

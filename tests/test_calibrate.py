@@ -180,3 +180,5 @@ def test_small_real_model_calibration_through_the_command(tmp_path, capsys):
     manifest = yaml.safe_load((out / "manifest.json").read_text())
     assert manifest["complete"] and manifest["inputs"]["scenario_sha256"]
     assert "report:" in capsys.readouterr().out
+    assert main(["calibrate", str(path), "--estimate", "--workers", "2"]) == 0
+    assert "min on 2 workers" in capsys.readouterr().out
