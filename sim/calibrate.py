@@ -357,20 +357,47 @@ def _scenario(path: str):
     return load_scenario(path)
 
 
-def burn_in_summary(recorder, burn_in_weeks: int) -> dict[str, float]:
-    """`summarise` over the weeks after the burn-in (every per-step array is cut)."""
+def _cut(recorder, burn_in_weeks: int, totals_at_burn_in: dict[str, np.ndarray] | None = None):
+    """The recorder without the burn-in: per-step arrays (first axis = weeks) lose their first
+    `burn_in_weeks` rows, per-year arrays (first axis = years) their first whole years, and
+    run totals (e.g. the age histograms) lose what they held at the end of the burn-in."""
     import dataclasses
 
+    steps = recorder.flows.shape[0]
+    n_years = -(-steps // 52)
+    cut = {}
+    for f in dataclasses.fields(recorder):
+        arr = getattr(recorder, f.name)
+        if not isinstance(arr, np.ndarray):
+            continue
+        if arr.shape[:1] == (steps,):
+            cut[f.name] = arr[burn_in_weeks:]
+        elif arr.shape[:1] == (n_years,) and n_years != steps:
+            cut[f.name] = arr[burn_in_weeks // 52:]
+        elif totals_at_burn_in is not None and f.name in totals_at_burn_in:
+            cut[f.name] = arr - totals_at_burn_in[f.name]
+    return dataclasses.replace(recorder, **cut)
+
+
+def burn_in_summary(recorder, burn_in_weeks: int,
+                    totals_at_burn_in: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """`summarise` over the weeks after the burn-in (see `_cut`)."""
     from sim.results import summarise
 
     if burn_in_weeks <= 0:
         return summarise(recorder)
+    return summarise(_cut(recorder, burn_in_weeks, totals_at_burn_in))
+
+
+def _run_totals(recorder) -> list[str]:
+    """Names of the recorder's run-total arrays (neither per step nor per year)."""
+    import dataclasses
+
     steps = recorder.flows.shape[0]
-    cut = {f.name: getattr(recorder, f.name)[burn_in_weeks:]
-           for f in dataclasses.fields(recorder)
-           if isinstance(getattr(recorder, f.name), np.ndarray)
-           and getattr(recorder, f.name).shape[:1] == (steps,)}
-    return summarise(dataclasses.replace(recorder, **cut))
+    n_years = -(-steps // 52)
+    return [f.name for f in dataclasses.fields(recorder)
+            if isinstance(getattr(recorder, f.name), np.ndarray)
+            and getattr(recorder, f.name).shape[:1] not in ((steps,), (n_years,))]
 
 
 def uvts_simulate(scenario: str, burn_in_years: int, years: int, params: dict[str, float],
@@ -380,8 +407,16 @@ def uvts_simulate(scenario: str, burn_in_years: int, years: int, params: dict[st
 
     scen = _scenario(scenario).model_copy(update={"years": burn_in_years + years})
     model = build_model(scen, seed, params)
-    model.run()
-    return burn_in_summary(model.recorder, 52 * burn_in_years)
+    burn = 52 * burn_in_years
+    snapshot: dict[str, np.ndarray] = {}
+
+    def at(week: int) -> None:
+        if week == burn:
+            snapshot.update({n: getattr(model.recorder, n).copy()
+                             for n in _run_totals(model.recorder)})
+
+    model.run(progress=at)
+    return burn_in_summary(model.recorder, burn, snapshot)
 
 
 def make_simulate(spec: CalibrationSpec) -> Simulate:

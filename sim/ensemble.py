@@ -218,10 +218,18 @@ def from_args(args: argparse.Namespace) -> Draws | None:
 # ---------------------------------------------------------------------------- summaries
 
 
-def probability_of_benefit(rep: pd.DataFrame, first: str, value: str = "new_recruits"
+def _headline() -> str:
+    from sim.compare import HEADLINE
+
+    return HEADLINE
+
+
+def probability_of_benefit(rep: pd.DataFrame, first: str, value: str | None = None
                            ) -> pd.DataFrame:
     """Per other scenario: the share of paired replicates in which `first` has fewer
-    `value` than it (ties count half), computed pair by pair."""
+    `value` (default: compare's headline, children drawn into the periphery) than it (ties
+    count half), computed pair by pair."""
+    value = value or _headline()
     ref = rep[rep["scenario"] == first].set_index("replicate")[value]
     rows = []
     for name, g in rep[rep["scenario"] != first].groupby("scenario", sort=False):
@@ -257,7 +265,7 @@ def variance_shares(var_all: float, var_no_params: float, var_no_effects: float,
 
 
 def decompose(scens: Sequence, reps: int, seed: int, draws: Draws, workers: int,
-              rep_all: pd.DataFrame, value: str = "new_recruits",
+              rep_all: pd.DataFrame, value: str | None = None,
               progress: bool = False) -> pd.DataFrame:
     """Re-run the comparison with parameters and/or effects held fixed (3 more runs of every
     pair); one row per other scenario with the variance shares of the paired difference
@@ -266,6 +274,7 @@ def decompose(scens: Sequence, reps: int, seed: int, draws: Draws, workers: int,
     from sim.compare import paired, per_replicate
 
     first = scens[0].name
+    value = value or _headline()
 
     def variances(rep: pd.DataFrame) -> pd.Series:
         return paired(rep, first, [], value).groupby("scenario", sort=False)["diff"].var(ddof=1)
@@ -293,7 +302,7 @@ def report(summary: pd.DataFrame, decomposition: pd.DataFrame | None, draws: Dra
                              "fixed parameters; effects at their point values; paired seeds"))
     first = summary["scenario"].iloc[0]
     for _, row in summary.iloc[1:].iterrows():
-        print(f"P({labels.get(first, first)} has fewer recruits than "
+        print(f"P({labels.get(first, first)} has fewer children drawn in ({_headline()}) than "
               f"{labels.get(row['scenario'], row['scenario'])}) = {row['p_first_fewer']:.2f} "
               f"(pair by pair over {reps} replicates; ties count half)")
     if decomposition is not None:

@@ -344,7 +344,7 @@ class Programme(Measure):
             return
         pool = self.eligible(model) & ~self.offered
         if self.spec.requires_detection:
-            pool &= model.detected
+            pool &= model.known
         cand = np.flatnonzero(pool)
         if cand.size == 0:
             return
@@ -367,6 +367,7 @@ class Programme(Measure):
         self.ledger["offers"] += int(offered.size)
         self.ledger["starts"] += int(starters.size)
         model.count_flow("reached", starters)
+        model.events.log("intervention_start", starters, self.spec.id)
 
     def doses(self, week: int) -> tuple[np.ndarray, np.ndarray]:
         """Enrolled or recently finished slots and their dose (1 while enrolled, then halving
@@ -449,22 +450,11 @@ class InterventionSet:
         self._cache_key = None
 
     def step(self, model: Any) -> None:
-        """Reset modifiers, run detection and intake, and apply every measure's effect."""
-        from sim.detection import detect
-
+        """Apply every measure's effect for this week (the engine has reset the modifiers and run
+        reports of concern and social services' assessment before this)."""
         week = model.week
-        model.detect_mult = np.ones(4)
-        model.info_share = model.p["info_sharing_school_social"]
-        model.uptake = model.p["uptake_voluntary"]
-        model.uptake_boost = 0.0
-        model.incapacitation_mult = 1.0
-        model.place_mult = np.ones(model.city.n_districts)
         for m in self.systems:
             m.apply(model, week)
-        u = model.streams["detection"].random(model.pop.n, dtype=np.float32)
-        new = detect(model.stage, model.pop.school >= 0, model.detected, u, model.p,
-                     model.detect_mult, model.info_share)
-        model.count_flow("detections", new)
         self._apply_universal(model, week)
         for m in self.programmes:
             m.intake(model, week)

@@ -114,6 +114,12 @@ class Population:
     school_district: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
     n_classes: int = 0
     school_failure_intercept: float = 0.0
+    # persistent individual draws behind the living baselines (N, 5): school failure, mental
+    # ill-health, exclusion, lack of positive context, protection (normal), economic position (uniform)
+    z: np.ndarray = field(default_factory=lambda: np.zeros((0, 6), np.float32))
+    person_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # stable id
+    entry_week: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    next_person: int = 0
 
     @property
     def n(self) -> int:
@@ -196,26 +202,44 @@ def _sibling_households(age: np.ndarray, district: np.ndarray, rng: np.random.Ge
     return np.unique(hh, return_inverse=True)[1].astype(np.int32)
 
 
-def baseline_risk(pop_boy: np.ndarray, age: np.ndarray, econ_flag: np.ndarray,
-                  hh_latent: np.ndarray, deprivation: np.ndarray, climate: np.ndarray,
-                  rng: np.random.Generator, school_intercept: float) -> tuple[np.ndarray, np.ndarray]:
-    """Baselines μ (N, 6) and the protective score for youths with the given attributes.
+# Mental ill-health by age and sex (Folkhälsomyndigheten, Skolbarns hälsovanor 2017/18, priors A6):
+# recurrent psychological or somatic complaints in 30 % of boys aged 11-15, 41 % of girls aged 11 and
+# 62 % of girls aged 15. The intercepts put that share of youths above 0.5 on the score, given the
+# linear term's sd of ≈0.86; girls rise linearly from the boys' level at 9 to 41 % at 11 and 62 % at 15
+# (ages outside the survey: assumption, flat).
+MENTAL_BOYS = -0.45
+MENTAL_GIRLS = ((9.0, -0.45), (11.0, -0.196), (15.0, 0.262))
+MENTAL_SD = float(np.sqrt(0.5 ** 2 + 0.7 ** 2))
 
-    Household factors come from the household; school failure from school climate, household
-    and individual draws; exclusion and lack of positive context from household and district.
+
+def mental_intercept(age: np.ndarray, boy: np.ndarray) -> np.ndarray:
+    """Log-odds intercept of the mental ill-health baseline by age and sex."""
+    ages, vals = zip(*MENTAL_GIRLS, strict=True)
+    girls = np.interp(age, ages, vals)
+    return np.where(boy, MENTAL_BOYS, girls).astype(np.float32)
+
+
+def baseline_risk(boy: np.ndarray, age: np.ndarray, econ_flag: np.ndarray,
+                  hh_latent: np.ndarray, deprivation: np.ndarray, climate: np.ndarray,
+                  z: np.ndarray,
+                  school_intercept: float) -> tuple[np.ndarray, np.ndarray]:
+    """Living baselines μ (N, 6) and the protective score from a youth's current attributes.
+
+    A pure function of age, sex, household (economic flag, latent adversity), the district's
+    deprivation, the climate of the school attended now and the youth's persistent draws `z`
+    (N, 6): recomputing it as a youth ages or changes school moves its baselines,
+    while the same youth keeps its own position in each distribution.
     """
-    n = age.size
-    z = rng.normal(size=(n, 6)).astype(np.float32)
     f = econ_flag.astype(np.float32)
-    mu = np.empty((n, 6), np.float32)
-    econ = np.where(econ_flag, 0.65 + 0.3 * rng.beta(2, 2, n), 0.05 + 0.35 * rng.beta(1.5, 4, n))
+    mu = np.empty((age.size, 6), np.float32)
+    u = z[:, 5]
+    econ = np.where(econ_flag, 0.65 + 0.3 * u, 0.05 + 0.35 * u ** 1.6)
     mu[:, FACTOR_INDEX["economic_vulnerability"]] = econ
     mu[:, FACTOR_INDEX["vulnerable_family"]] = sigmoid(-1.8 + 0.9 * f + 0.8 * hh_latent)
     mu[:, FACTOR_INDEX["school_failure"]] = sigmoid(
-        school_intercept + school_linear(f, hh_latent, climate, pop_boy, z[:, 0]))
-    teen_girl = (~pop_boy & (age >= 12)).astype(np.float32)
-    mu[:, FACTOR_INDEX["mental_ill_health"]] = sigmoid(-1.3 + 0.5 * hh_latent + 0.5 * teen_girl
-                                                       + 0.7 * z[:, 1])
+        school_intercept + school_linear(f, hh_latent, climate, boy, z[:, 0]))
+    mu[:, FACTOR_INDEX["mental_ill_health"]] = sigmoid(mental_intercept(age, boy)
+                                                       + 0.5 * hh_latent + 0.7 * z[:, 1])
     mu[:, FACTOR_INDEX["exclusion"]] = sigmoid(-1.6 + 0.6 * f + deprivation + 0.3 * hh_latent
                                                + 0.7 * z[:, 2])
     mu[:, FACTOR_INDEX["lack_of_positive_context"]] = sigmoid(-1.3 + 0.8 * f + 0.3 * deprivation
@@ -230,8 +254,12 @@ def school_linear(f: np.ndarray, hh_latent: np.ndarray, climate: np.ndarray, boy
     return 0.9 * f + 0.5 * hh_latent + climate + 0.3 * boy + 0.9 * z
 
 
-def build_population(seed: int, city: City | None = None) -> Population:
-    """Build the synthetic population for `seed` (identical for every scenario run with it)."""
+def build_population(seed: int, city: City | None = None, shrink: float = 1.0) -> Population:
+    """Build the synthetic population for `seed` (identical for every scenario run with it).
+
+    `shrink` is the share of a youth's deviation from the mean that survives the peer pull in the
+    steady state of the risk dynamics (κ/(κ+η)): the school-failure intercept is solved so that the
+    documented share of year-9 pupils is above 0.5 *after* that pull, not only at baseline."""
     from sim.rng import make_stream
 
     city = city or load_city()
@@ -254,42 +282,66 @@ def build_population(seed: int, city: City | None = None) -> Population:
         school=np.full(n, -1, np.int32), klass=np.full(n, -1, np.int32),
         mu=np.zeros((n, 6), np.float32), x=np.zeros((n, 6), np.float32),
         protection=np.zeros(n, np.float32), school_type=types, school_climate=climate,
-        school_district=sdist,
+        school_district=sdist, z=np.zeros((n, 6), np.float32),
+        person_id=np.arange(n, dtype=np.int64), entry_week=np.zeros(n, np.int32), next_person=n,
     )
     assign_schools(pop, np.arange(n), city, rng)
-    pop.school_failure_intercept = _school_intercept(pop, city, rng)
-    fill_baselines(pop, np.arange(n), city, rng)
+    draw_individual(pop, np.arange(n), rng)
+    pop.school_failure_intercept = _school_intercept(pop, city, shrink)
+    living_baselines(pop, np.arange(n), city)
+    start_state(pop, np.arange(n), rng)
     return pop
 
 
-def _school_intercept(pop: Population, city: City, rng: np.random.Generator) -> float:
-    """Intercept that puts the documented share of year-9 pupils above 0.5 (not eligible)."""
+def _school_intercept(pop: Population, city: City, shrink: float = 1.0) -> float:
+    """Intercept that puts the documented share of year-9 pupils above 0.5 (not eligible) once the
+    baselines are shrunk towards their mean by `shrink` (bisection on the intercept)."""
     y9 = np.flatnonzero(pop.cohort == YEAR9_COHORT)
     clim = pop.school_climate[pop.school[y9]]
     lin = school_linear(pop.econ_flag[y9].astype(np.float32), pop.hh_latent[y9], clim,
-                        pop.boy[y9], rng.normal(size=y9.size))
-    return -float(np.quantile(lin, 1.0 - city.year9_not_eligible))
+                        pop.boy[y9], pop.z[y9, 0])
+    target = city.year9_not_eligible
+    lo, hi = -12.0, 6.0
+    for _ in range(50):
+        c = 0.5 * (lo + hi)
+        mu = sigmoid(c + lin)
+        share = ((shrink * mu + (1.0 - shrink) * mu.mean()) > 0.5).mean()
+        lo, hi = (c, hi) if share < target else (lo, c)
+    return float(0.5 * (lo + hi))
 
 
-def fill_baselines(pop: Population, idx: np.ndarray, city: City, rng: np.random.Generator) -> None:
-    """Draw μ, x and protection for youths `idx` from their household, school and district."""
+def draw_individual(pop: Population, idx: np.ndarray, rng: np.random.Generator) -> None:
+    """The persistent individual draws of youths `idx` (new persons)."""
+    z = rng.normal(size=(idx.size, 6)).astype(np.float32)
+    z[:, 5] = rng.random(idx.size)
+    pop.z[idx] = z
+
+
+def living_baselines(pop: Population, idx: np.ndarray, city: City) -> None:
+    """Recompute μ and protection of youths `idx` from their age, sex, household, the school they
+    attend now and their district now (called at set-up and every school year)."""
     sch = pop.school[idx]
     climate = np.where(sch >= 0, pop.school_climate[np.maximum(sch, 0)], 0.0).astype(np.float32)
     mu, prot = baseline_risk(pop.boy[idx], pop.age[idx], pop.econ_flag[idx], pop.hh_latent[idx],
-                             city.deprivation[pop.district[idx]], climate, rng,
+                             city.deprivation[pop.district[idx]], climate, pop.z[idx],
                              pop.school_failure_intercept)
     pop.mu[idx] = mu
-    pop.x[idx] = np.clip(mu + rng.normal(0, 0.05, mu.shape), 0, 1)
     pop.protection[idx] = prot
 
 
+def start_state(pop: Population, idx: np.ndarray, rng: np.random.Generator) -> None:
+    """Current risk factors of new persons: their baselines with a small deviation."""
+    pop.x[idx] = np.clip(pop.mu[idx] + rng.normal(0, 0.05, (idx.size, 6)), 0, 1)
+
+
 def replace_leavers(pop: Population, slots: np.ndarray, ages: np.ndarray, city: City,
-                    rng: np.random.Generator) -> None:
+                    rng: np.random.Generator, week: int = 0) -> None:
     """Fill freed slots with newcomers of the given integer ages.
 
     Newcomers are the new cohort of 3-year-olds and youths moving in (students at 19-20 living in
     the student districts, families at other ages). Half of the 3-year-olds join a household that
-    has a child aged 4-8 (a younger sibling); all others form new households.
+    has a child aged 4-8 (a younger sibling); all others form new households. Each newcomer is a
+    new person with a new stable id.
     """
     n = slots.size
     pop.cohort[slots] = ages
@@ -308,5 +360,10 @@ def replace_leavers(pop: Population, slots: np.ndarray, ages: np.ndarray, city: 
     flag = rng.random(n) < city.econ_prob[pop.district[slots]]
     pop.econ_flag[slots] = np.where(sib, pop.econ_flag[older], flag)
     pop.hh_latent[slots] = np.where(sib, pop.hh_latent[older], rng.normal(size=n))
+    pop.person_id[slots] = pop.next_person + np.arange(n)
+    pop.next_person += n
+    pop.entry_week[slots] = week
     assign_schools(pop, slots, city, rng)
-    fill_baselines(pop, slots, city, rng)
+    draw_individual(pop, slots, rng)
+    living_baselines(pop, slots, city)
+    start_state(pop, slots, rng)

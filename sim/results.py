@@ -13,22 +13,36 @@ from sim.risk import ALL_FACTORS
 
 FLOWS = (
     "entry", "desist_norm_breaking", "recruited_peer", "recruited_sibling", "recruited_school",
-    "recruited_place", "recruited_u18", "new_members", "new_members_u18", "exits",
-    "detections", "reached",
+    "recruited_place", "recruited_u18", "recruited_male", "new_members", "new_members_u18",
+    "new_members_male", "exits", "turned_away",
+    "reports_school", "reports_social", "reports_police", "reports_healthcare_other",
+    "reports_behaviour", "children_reported", "investigations", "reached", "placements",
 )
 FLOW_INDEX = {name: k for k, name in enumerate(FLOWS)}
+REPORT_CHANNELS = ("reports_school", "reports_social", "reports_police", "reports_healthcare_other")
 NETWORK_SERIES = ("active_members", "youth_members", "incarcerated", "open_demand",
-                  "close_13_19", "pop_13_19", "cost_sek")
+                  "close_13_19", "pop_13_19", "cost_sek", "active_men", "peripheral_recruiters",
+                  "outside_youngers", "expired_slots", "norm_13_19", "known", "children")
+AGE_BANDS = ((3, 6), (6, 13), (13, 18), (18, 21))
+AGE_BAND_LABELS = ("3-5", "6-12", "13-17", "18-20")
+SEXES = ("female", "male")
+MAX_AGE_HIST = 61  # ages 0-60 for the histograms of recruits' and recruiters' ages
 
 
 @dataclass
 class Recorder:
-    """Per-step arrays of one run."""
+    """Per-step arrays of one run, plus run totals of the recruitment age histograms."""
 
     stage_counts: np.ndarray   # (T, D, 5)
     flows: np.ndarray          # (T, D, F)
     risk_mean: np.ndarray      # (T, D, 7)
     network: np.ndarray        # (T, len(NETWORK_SERIES))
+    known: np.ndarray          # (T, D) youths known to social services (open case)
+    children: np.ndarray       # (T, D) youths under 18
+    groups: np.ndarray         # (T, age bands, sexes, 5 stages)
+    year9: np.ndarray          # (years, D, 2): year-9 pupils not eligible, all year-9 pupils
+    recruit_age: np.ndarray    # (MAX_AGE_HIST,) ages (whole years) at entry into the periphery
+    recruiter_age: np.ndarray  # (MAX_AGE_HIST,) recruiters' ages at those recruitments
 
     @classmethod
     def allocate(cls, steps: int, districts: int) -> Recorder:
@@ -37,32 +51,70 @@ class Recorder:
             flows=np.zeros((steps, districts, len(FLOWS)), np.int32),
             risk_mean=np.zeros((steps, districts, len(ALL_FACTORS)), np.float32),
             network=np.zeros((steps, len(NETWORK_SERIES)), np.float64),
+            known=np.zeros((steps, districts), np.int32),
+            children=np.zeros((steps, districts), np.int32),
+            groups=np.zeros((steps, len(AGE_BANDS), 2, len(STAGES)), np.int32),
+            year9=np.zeros((max(1, -(-steps // 52)), districts, 2), np.int32),
+            recruit_age=np.zeros(MAX_AGE_HIST, np.int64),
+            recruiter_age=np.zeros(MAX_AGE_HIST, np.int64),
         )
 
 
+def _ratio(a: float, b: float) -> float:
+    return float(a / b) if b > 0 else float("nan")
+
+
 def summarise(rec: Recorder) -> dict[str, float]:
-    """Scalar outputs of one run (used by comparisons, sweeps and calibration)."""
+    """Scalar outputs of one run (used by comparisons, sweeps and calibration).
+
+    Two recruitment outcomes, clearly named: *periphery entries* (stage 1 → 2, drawn into a
+    criminal network's periphery as a "younger") and *new members* (stage 2 → 3). Shares are means
+    over the whole run; rates per year over the whole run."""
     steps = rec.flows.shape[0]
     years = steps / 52.0
-    flows = rec.flows.sum(axis=(0, 1))
+    flows = rec.flows.sum(axis=(0, 1)).astype(np.float64)
+    f = dict(zip(FLOWS, flows, strict=True))
     net = dict(zip(NETWORK_SERIES, rec.network.T, strict=True))
-    last_year = slice(max(0, steps - 52), steps)
-    recruited = sum(flows[FLOW_INDEX[f"recruited_{k}"]] for k in ("peer", "sibling", "school", "place"))
+    entries = sum(f[f"recruited_{k}"] for k in ("peer", "sibling", "school", "place"))
     stage2plus = rec.stage_counts[:, :, 2:4].sum(axis=(1, 2))
+    reports = sum(f[c] for c in REPORT_CHANNELS)
+    child_years = rec.children.sum() / 52.0
+    ages = np.arange(MAX_AGE_HIST)
+    ra, rr = rec.recruit_age, rec.recruiter_age
+    y9 = rec.year9.sum(axis=1)
+    y9_share = y9[:, 0][y9[:, 1] > 0] / y9[:, 1][y9[:, 1] > 0]
     return {
-        "new_recruits_per_year": float(recruited / years),
-        "new_recruits_u18_per_year": float(flows[FLOW_INDEX["recruited_u18"]] / years),
-        "new_members_per_year": float(flows[FLOW_INDEX["new_members"]] / years),
-        "new_members_u18_per_year": float(flows[FLOW_INDEX["new_members_u18"]] / years),
-        "recruits_total": float(recruited),
+        "periphery_entries_per_year": float(entries / years),
+        "periphery_entries_u18_per_year": float(f["recruited_u18"] / years),
+        "new_members_per_year": float(f["new_members"] / years),
+        "new_members_u18_per_year": float(f["new_members_u18"] / years),
+        "periphery_entries_total": float(entries),
+        "new_members_total": float(f["new_members"]),
         "youth_years_stage2plus": float(stage2plus.sum() / 52.0),
         "active_members_end": float(net["active_members"][-1]),
         "active_members_mean": float(net["active_members"].mean()),
-        "close_share_13_19": float(net["close_13_19"][last_year].sum()
-                                   / max(net["pop_13_19"][last_year].sum(), 1.0)),
-        "norm_breaking_share_13_19": float(
-            rec.stage_counts[last_year, :, 1].sum() / max(net["pop_13_19"][last_year].sum(), 1.0)),
-        "detections_per_year": float(flows[FLOW_INDEX["detections"]] / years),
+        "men_share_active_members": _ratio(net["active_men"].sum(), net["active_members"].sum()),
+        "men_share_periphery_entries": _ratio(f["recruited_male"], entries),
+        "men_share_new_members": _ratio(f["new_members_male"], f["new_members"]),
+        "close_share_13_19": _ratio(net["close_13_19"].sum(), net["pop_13_19"].sum()),
+        "norm_breaking_share_13_19": _ratio(net["norm_13_19"].sum(), net["pop_13_19"].sum()),
+        "periphery_entry_age_median": float(np.searchsorted(np.cumsum(ra), ra.sum() / 2.0))
+        if ra.sum() else float("nan"),
+        "periphery_entry_age_mode": float(np.argmax(ra)) if ra.sum() else float("nan"),
+        "periphery_entry_share_12_15": _ratio(ra[12:16].sum(), ra.sum()),
+        "recruiter_share_15_20": _ratio(rr[15:21].sum(), rr.sum()),
+        "recruiter_age_mean": _ratio((rr * ages).sum(), rr.sum()),
+        "reports_per_1000_children_per_year": _ratio(1000.0 * reports, child_years),
+        "children_reported_share_per_year": _ratio(f["children_reported"], child_years),
+        "reports_per_reported_child": _ratio(reports, f["children_reported"]),
+        "reports_behaviour_share": _ratio(f["reports_behaviour"], reports),
+        "investigated_share": _ratio(f["investigations"], reports),
+        "known_to_social_services_mean": float(net["known"].mean()),
+        "placements_per_year": float(f["placements"] / years),
+        "year9_not_eligible_share": float(y9_share.mean()) if y9_share.size else float("nan"),
+        "turned_away_share": _ratio(f["turned_away"], entries + f["turned_away"]),
+        "open_demand_mean": float(net["open_demand"].mean()),
+        "expired_slots_per_year": float(net["expired_slots"].sum() / years),
         "cost_sek": float(net["cost_sek"].sum()),
     }
 

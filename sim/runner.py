@@ -12,6 +12,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from tqdm import tqdm
 
 from sim.interventions import InterventionSpec
@@ -27,13 +29,21 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 @dataclass
 class Run:
-    """The outputs of one replicate of one scenario."""
+    """The outputs of one replicate of one scenario.
+
+    `entered_u18` and `participants` are the person ids of the youths drawn into the periphery
+    before 18 and of those who started an individual measure (for the replacement estimate of a
+    paired comparison); `events` and `persons` hold the micro-data when asked for."""
 
     scenario: str
     replicate: int
     seed: int
     recorder: Recorder
     ledger: list[dict]
+    entered_u18: np.ndarray | None = None
+    participants: np.ndarray | None = None
+    events: pd.DataFrame | None = None
+    persons: pd.DataFrame | None = None
 
 
 def build_model(scenario: Scenario, seed: int, overrides: Mapping[str, float] | None = None,
@@ -48,12 +58,19 @@ def build_model(scenario: Scenario, seed: int, overrides: Mapping[str, float] | 
 
 def run_replicate(scenario: Scenario, replicate: int, base_seed: int,
                   overrides: Mapping[str, float] | None = None,
-                  specs: list[InterventionSpec] | None = None) -> Run:
+                  specs: list[InterventionSpec] | None = None, micro_data: bool = False) -> Run:
     """Run replicate `replicate` (seed derived from `base_seed`) to the end of the horizon."""
     seed = replicate_seed(base_seed, replicate)
     model = build_model(scenario, seed, overrides, specs)
     model.run()
-    return Run(scenario.name, replicate, seed, model.recorder, model.measures.ledger())
+    ev = model.events.table()
+    entered = ev.loc[(ev["kind"] == "stage_change") & (ev["detail"] == "1>2") & (ev["age"] < 18),
+                     "person_id"].to_numpy()
+    starts = ev.loc[ev["kind"] == "intervention_start", "person_id"].unique()
+    return Run(scenario.name, replicate, seed, model.recorder, model.measures.ledger(),
+               entered_u18=entered, participants=starts,
+               events=ev if micro_data else None,
+               persons=model.events.person_table() if micro_data else None)
 
 
 def _run_task(args: tuple) -> Run:
@@ -79,11 +96,11 @@ def run_many(tasks: list[tuple], workers: int = 1, desc: str = "runs",
 
 
 def run_scenario(scenario: Scenario, seed: int | None = None, replicates: int | None = None,
-                 workers: int = 1, progress: bool = True) -> list[Run]:
-    """All replicates of one scenario."""
+                 workers: int = 1, progress: bool = True, micro_data: bool = False) -> list[Run]:
+    """All replicates of one scenario (with the person table and event log if `micro_data`)."""
     seed = scenario.seed if seed is None else seed
     reps = scenario.replicates if replicates is None else replicates
-    tasks = [(scenario, r, seed) for r in range(reps)]
+    tasks = [(scenario, r, seed, None, None, micro_data) for r in range(reps)]
     return run_many(tasks, workers, desc=scenario.name, progress=progress)
 
 

@@ -157,7 +157,7 @@ def test_shipped_calibration_file_loads_and_lists_pending_outputs():
     assert all(t.source for t in (*spec.targets, *spec.validation))
     assert {p.output for p in spec.pending}.isdisjoint(spec.outputs)
     # when an output appears, the loader reports the pending entry as ready to move
-    assert pending_available(spec, ("men_share_members",)) == ["men_share_of_members"]
+    assert pending_available(spec, ("minor_member_share",)) == ["minor_share_of_members"]
 
 
 def test_small_real_model_calibration_through_the_command(tmp_path, capsys):
@@ -182,3 +182,24 @@ def test_small_real_model_calibration_through_the_command(tmp_path, capsys):
     assert "report:" in capsys.readouterr().out
     assert main(["calibrate", str(path), "--estimate", "--workers", "2"]) == 0
     assert "min on 2 workers" in capsys.readouterr().out
+
+
+def test_burn_in_is_cut_from_every_kind_of_record():
+    """Per-step arrays lose the burn-in weeks, per-year arrays its years, run totals what they
+    held at the end of the burn-in."""
+    from sim.calibrate import _cut, _run_totals
+    from sim.results import FLOW_INDEX, Recorder, summarise
+
+    rec = Recorder.allocate(3 * 52, 2)
+    rec.flows[:52, :, FLOW_INDEX["new_members_u18"]] = 5   # burn-in year
+    rec.flows[52:, :, FLOW_INDEX["new_members_u18"]] = 1   # measured years
+    rec.year9[0] = [[9, 10], [9, 10]]
+    rec.year9[1:] = [[1, 10], [1, 10]]
+    rec.recruit_age[13] = 7
+    at_burn_in = {n: getattr(rec, n).copy() for n in _run_totals(rec)}
+    assert set(at_burn_in) >= {"recruit_age", "recruiter_age"}
+    rec.recruit_age[12] = 4  # after the burn-in
+    out = summarise(_cut(rec, 52, at_burn_in))
+    assert out["new_members_u18_per_year"] == pytest.approx(2 * 52)  # 1 a week in each district
+    assert out["year9_not_eligible_share"] == pytest.approx(0.1)
+    assert out["periphery_entry_age_median"] == 12

@@ -33,7 +33,7 @@ def test_run_writes_tidy_tables(one_year):
     per_step = stages.groupby(["replicate", "step"])["count"].sum()
     assert per_step.nunique() == 1  # every youth is in exactly one stage and district
     summary = pd.read_csv(out / "summary.csv")
-    assert len(summary) == 2 and "new_recruits_per_year" in summary
+    assert len(summary) == 2 and "periphery_entries_per_year" in summary
     assert (out / "stages.png").stat().st_size > 10_000
 
 

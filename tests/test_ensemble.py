@@ -87,12 +87,12 @@ def test_probability_of_benefit_is_computed_pair_by_pair():
                         "replicate": list(range(4)) * 3,
                         # B: the same values as A but each one higher in its own pair
                         # C: the same marginal distribution as B, paired the other way round
-                        "new_recruits": first + [11, 21, 31, 41] + [41, 31, 21, 11]})
+                        "periphery_entries_u18": first + [11, 21, 31, 41] + [41, 31, 21, 11]})
     p = ensemble.probability_of_benefit(rep, "A").set_index("scenario")
     assert p.loc["B", "p_first_fewer"] == 1.0
     assert p.loc["C", "p_first_fewer"] == 0.5  # 10<41, 20<31; 30>21, 40>11
     tie = pd.DataFrame({"scenario": ["A", "A", "B", "B"], "replicate": [0, 1, 0, 1],
-                        "new_recruits": [5, 5, 5, 6]})
+                        "periphery_entries_u18": [5, 5, 5, 6]})
     assert ensemble.probability_of_benefit(tie, "A")["p_first_fewer"].iloc[0] == 0.75
 
 
@@ -120,8 +120,8 @@ def test_zero_effect_scenario_over_the_ensemble_differs_by_exactly_zero(tmp_path
     rep = pd.read_csv(out / "per_replicate.csv")
     a = rep[rep["scenario"] == "zero"].set_index("replicate")
     b = rep[rep["scenario"] == "base"].set_index("replicate")
-    assert (a["new_recruits"] - b["new_recruits"]).abs().sum() == 0
-    assert a["new_recruits"].nunique() > 1  # the replicates did differ from each other
+    assert (a["periphery_entries_u18"] - b["periphery_entries_u18"]).abs().sum() == 0
+    assert a["periphery_entries_u18"].nunique() > 1  # the replicates did differ from each other
     summary = pd.read_csv(out / "summary.csv").set_index("scenario")
     assert summary.loc["base", "prevented_by_first_median"] == 0
     assert summary.loc["base", "p_tie"] == 1.0
@@ -204,7 +204,7 @@ def test_decomposition_holds_the_right_parts_fixed(tmp_path, monkeypatch):
             eff = sum(e.value for s in specs for e in s.effects)
             chance = (r % 3) - 1.0
             rows.append({"scenario": scen.name, "replicate": r,
-                         "new_recruits": 100 * overrides["entry_base_rate"] + 10 * eff + chance})
+                         "periphery_entries_u18": 100 * overrides["entry_base_rate"] + 10 * eff + chance})
         return pd.DataFrame(rows)
 
     monkeypatch.setattr(runner, "run_many", fake_run_many)

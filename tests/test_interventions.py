@@ -7,7 +7,7 @@ import pytest
 
 from sim.interventions import InterventionSpec
 from sim.model import UmeaModel
-from sim.results import summarise
+from sim.results import FLOW_INDEX, summarise
 from sim.risk import FACTOR_INDEX
 
 EXACT = {"effect_scaling": 1.0}
@@ -49,8 +49,8 @@ def test_paired_seeds_shrink_the_variance_of_the_difference():
     """Var(with − without) over paired seeds is well below that over unpaired seeds."""
     prog = spec(**MENTORING)
     seeds = range(6)
-    with_ = [summarise(run([prog], seed=s, years=2).recorder)["new_recruits_per_year"] for s in seeds]
-    without = [summarise(run([], seed=s, years=2).recorder)["new_recruits_per_year"] for s in seeds]
+    with_ = [summarise(run([prog], seed=s, years=2).recorder)["periphery_entries_per_year"] for s in seeds]
+    without = [summarise(run([], seed=s, years=2).recorder)["periphery_entries_per_year"] for s in seeds]
     paired = np.subtract(with_, without)
     unpaired = np.subtract(with_, np.roll(without, 1))
     assert paired.var(ddof=1) < 0.5 * unpaired.var(ddof=1)
@@ -68,18 +68,21 @@ def test_randomised_trial_recovers_the_configured_effect():
     m = UmeaModel(params={**EXACT, "peer_influence_rate": 0.0}, seed=3, years=1,
                   interventions=[trial])
     eligible = m.measures.universal[0].eligible(m)
+    x0 = m.pop.x.copy()
     m.run()
     k = FACTOR_INDEX["school_failure"]
     treated = np.zeros(m.pop.n, bool)
     treated[m.measures._members[0]] = True
     assert treated[eligible].mean() == pytest.approx(0.5, abs=0.03)  # a random half
     diff = m.pop.x[eligible & treated, k].mean() - m.pop.x[eligible & ~treated, k].mean()
+    diff -= x0[eligible & treated, k].mean() - x0[eligible & ~treated, k].mean()  # chance imbalance
     # configured: baselines lowered by d SDs (floored at 0); after a year the treated half has
-    # moved 1 − (1−κ)^52 ≈ 65% of the way to its new baseline
+    # moved 1 − (1−κ)^52 ≈ 65% of the way to its new baseline; weekly noise clipped at the floor
+    # of 0 keeps the treated mean ≈10% above that (seeds 3-5: 87-90% of the configured shift)
     mu = m.pop.mu[eligible & treated, k]
     configured = (np.maximum(mu - d * m.factor_sd[k], 0) - mu).mean()
     expected = configured * (1 - (1 - m.p["risk_relaxation_rate"]) ** 52)
-    assert diff == pytest.approx(expected, rel=0.15)
+    assert diff == pytest.approx(0.9 * expected, rel=0.1)
 
 
 def test_capacity_never_exceeded_and_uptake_honoured():
@@ -91,13 +94,13 @@ def test_capacity_never_exceeded_and_uptake_honoured():
     assert ms.ledger["starts"] / ms.ledger["offers"] == pytest.approx(0.6, abs=0.04)
 
 
-def test_indicated_programme_takes_only_detected_youths():
+def test_indicated_programme_takes_only_youths_known_to_social_services():
     prog = spec(id="ind", requires_detection=True, capacity_per_year=100,
                 target={"ages": [12, 20], "stages": [1, 2]}, uptake=1.0)
     m = run([prog], seed=4, years=1)
     ms = m.measures.programmes[0]
     assert ms.slots.size > 0
-    assert m.detected[ms.slots].all()
+    assert (m.social.case_end[ms.slots] > 0).all()  # each had an open case when offered
 
 
 def test_place_action_reduces_visibility_and_displaces():
@@ -120,7 +123,8 @@ def test_information_sharing_raises_detection():
                  effects=[{"acts_on": "info_sharing", "value": 0.5, "range": [0, 0.6],
                            "source": "assumption: test"}])
     a, b = run([]), run([share])
-    assert summarise(b.recorder)["detections_per_year"] > summarise(a.recorder)["detections_per_year"]
+    k = FLOW_INDEX["reports_school"]
+    assert b.recorder.flows[:, :, k].sum() > a.recorder.flows[:, :, k].sum()
 
 
 def test_costs_accrue_while_in_force():

@@ -1,0 +1,75 @@
+"""Recording: one row of every per-week table (preallocated arrays in `sim.results.Recorder`).
+
+Per week and district: youths by stage, the week's flows (entries, recruitment by layer and sex,
+new members, exits, reports of concern by channel, children reported for the first time in the
+year, investigations, programme starts, placements), mean risk factors (every 4 weeks), youths known
+to social services and children under 18; city-wide: network size and demand, 13-19-year-olds by
+stage, cost; by age band and sex: youths by stage. At the end of each school year: year-9 pupils
+not eligible for upper secondary (school failure above 0.5). Run totals: ages of those drawn into the
+periphery and of their recruiters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sim import recruitment as rc
+from sim.population import YEAR9_COHORT
+from sim.results import AGE_BANDS, MAX_AGE_HIST, NETWORK_SERIES, Recorder
+from sim.risk import FACTOR_INDEX
+
+RISK_EVERY = 4  # weeks between records of mean risk factors
+# age band of each school-year cohort (0-20)
+BAND_OF_COHORT = np.searchsorted(np.array([lo for lo, _ in AGE_BANDS[1:]]), np.arange(21),
+                                 side="right").astype(np.int64)
+
+
+class Recording:
+    """Owns the recorder."""
+
+    def __init__(self, model: Any):
+        self.recorder = Recorder.allocate(model.years * 52, model.city.n_districts)
+
+    def step(self, model: Any) -> None:
+        rec, t, pop, st = self.recorder, model.week, model.pop, model.stage
+        d = model.city.n_districts
+        rec.stage_counts[t] = np.bincount(pop.district * 5 + st, minlength=d * 5).reshape(d, 5)
+        rec.flows[t] = model.flows
+        if t % RISK_EVERY == 0:
+            counts = np.maximum(np.bincount(pop.district, minlength=d), 1)[:, None]
+            rec.risk_mean[t, :, :-1] = (model.district_matrix @ pop.x) / counts
+            rec.risk_mean[t, :, -1] = model.visibility
+        child = pop.age < 18
+        rec.children[t] = np.bincount(pop.district[child], minlength=d)
+        known = model.social.known
+        rec.known[t] = np.bincount(pop.district[known], minlength=d)
+        key = (BAND_OF_COHORT[pop.cohort] * 2 + pop.boy) * 5 + st
+        rec.groups[t] = np.bincount(key, minlength=rec.groups[t].size).reshape(rec.groups[t].shape)
+        net = model.network
+        teen = (pop.age >= 13) & (pop.age < 20)
+        active = net.active & net.members
+        rec.network[t] = (
+            active.sum(), (active & (net.youth >= 0)).sum(),
+            (net.status == rc.INCARCERATED).sum(), model.involvement.open_total,
+            (teen & ((st == rc.PERIPHERAL) | (st == rc.MEMBER))).sum(), teen.sum(),
+            model.cost_this_step, (active & net.boy).sum(),
+            (net.active & (net.tier == rc.PERIPHERAL_RECRUITER)).sum(),
+            net.outside[net.active].sum(), model.criminal_network.expired,
+            (teen & (st == rc.NORM_BREAKING)).sum(), known.sum(), child.sum(),
+        )
+        if t % 52 == 51:  # end of the school year: year-9 pupils' eligibility
+            y9 = np.flatnonzero(pop.cohort == YEAR9_COHORT)
+            failing = pop.x[y9, FACTOR_INDEX["school_failure"]] > 0.5
+            rec.year9[t // 52, :, 0] = np.bincount(pop.district[y9[failing]], minlength=d)
+            rec.year9[t // 52, :, 1] = np.bincount(pop.district[y9], minlength=d)
+        assert len(rec.network[t]) == len(NETWORK_SERIES)
+
+    def recruitment(self, ages: np.ndarray, recruiter_ages: np.ndarray) -> None:
+        """Add this week's recruitments to the age histograms."""
+        rec = self.recorder
+        a = np.clip(ages.astype(int), 0, MAX_AGE_HIST - 1)
+        rec.recruit_age += np.bincount(a, minlength=MAX_AGE_HIST)
+        r = recruiter_ages[recruiter_ages >= 0].astype(int)
+        rec.recruiter_age += np.bincount(np.clip(r, 0, MAX_AGE_HIST - 1), minlength=MAX_AGE_HIST)

@@ -1,0 +1,48 @@
+"""Risk factors: each week every youth's six factors drift towards its baselines, are pulled
+towards its friends' mean, fluctuate, and family crises strike (rules in `sim.risk`).
+
+The target of the drift is the youth's *living* baseline (`model.pop.mu`, recomputed each school
+year from age, sex, household, school and district by `sim.population.living_baselines`), shifted
+by the measures in force (`model.mu_eff`) and by lasting developmental effects (`model.mu_dev`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sim.recruitment import weekly_prob
+from sim.risk import PEER_FACTORS, apply_shocks, update_risk
+
+F32 = np.float32
+PEER_EVERY = 2  # weeks between recomputations of the friends' mean risk (a sparse product)
+
+
+class RiskDynamics:
+    """Owns the cache of the friends' mean risk."""
+
+    def __init__(self, model: Any):
+        self.peer_mean: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """Friends changed (new school year): recompute the friends' mean next week."""
+        self.peer_mean = None
+
+    def target(self, model: Any) -> np.ndarray:
+        """The baselines the factors drift to this week."""
+        mu = model.mu_eff
+        if model.mu_dev_active:
+            mu = np.clip(mu + model.mu_dev, 0.0, 1.0)
+        return mu
+
+    def step(self, model: Any) -> None:
+        p, pop = model.p, model.pop
+        u = model.streams["risk"].random(pop.x.shape, dtype=F32)
+        pull = model.age_terms()["pull"]
+        if model.week % PEER_EVERY == 0 or self.peer_mean is None:
+            self.peer_mean = model.net.peer_weights @ pop.x[:, :PEER_FACTORS]
+        update_risk(pop.x, self.target(model), self.peer_mean, pull, p["risk_relaxation_rate"],
+                    p["risk_noise_sd"], u)
+        hit = model.streams["shock"].random(pop.n, dtype=F32) < weekly_prob(p["shock_rate"])
+        apply_shocks(pop.x, hit, p["shock_size"])

@@ -1,0 +1,153 @@
+"""Reports of concern by channel, social services' assessment, investigations and open cases.
+
+Rules and sources in `sim.detection`. Each week: open cases that have run their time close; every
+youth may be reported (one uniform per youth from the stream "reports", so scenarios share their
+draws); a report's reason and channel, whether it is investigated and how long the case stays open
+come from counter-based draws keyed by the person and the week (the same in every scenario). The
+hazards are recomputed every `RATE_EVERY` weeks (risk factors move slowly); the stage part weekly.
+
+A concern reported once is likely to be reported again in the following half year (by the same
+or another actor): the hazard is `report_repeat_mult` times higher for 26 weeks after a report
+(assumption, calibrated to ≈1.8-1.9 reports per reported child).
+
+Before the first week the process runs for one year on the initial state ("burn-in", its own
+stream), so the model starts with youths already known to social services and a report history,
+not with an empty register and a burst of first reports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sim import detection as dt
+from sim.recruitment import weekly_prob
+from sim.rng import entity_keys, keyed_uniform
+
+RATE_EVERY = 4
+KEY_REPORT = 101
+REPEAT_WEEKS = 26  # a concern stays "recent" for half a year after a report
+
+
+class SocialServices:
+    """Owns `known` (an open case), the case end weeks and each youth's report history."""
+
+    def __init__(self, model: Any):
+        n = model.pop.n
+        self.known = np.zeros(n, bool)
+        self.case_end = np.zeros(n, np.int32)
+        self.last_report = np.full((n, len(dt.CHANNELS)), -10_000, np.int32)  # week per channel
+        self.reports = np.zeros(n, np.int32)   # reports in the run (children)
+        self.report_year = np.full(n, -10_000, np.int32)
+        self.last_any = np.full(n, -10_000, np.int32)
+        self._fam = self._beh = None
+        self._rate_week = -1
+
+    def forget(self, slots: np.ndarray) -> None:
+        """Newcomers in reused slots start with no history."""
+        self.known[slots] = False
+        self.case_end[slots] = 0
+        self.last_report[slots] = -10_000
+        self.reports[slots] = 0
+        self.report_year[slots] = -10_000
+        self.last_any[slots] = -10_000
+        self._rate_week = -1
+
+    # ---- hazards ------------------------------------------------------------------------------
+    def _base_rates(self, model: Any) -> None:
+        p, pop = model.p, model.pop
+        child = pop.age < dt.CHILD_AGE
+        self._fam = (p["report_rate_family"] * np.exp(p["report_need_slope"]
+                                                      * dt.family_need(pop.x)) * child)
+        self._beh = (p["report_rate_behaviour"] * np.exp(2.0 * pop.x[:, dt.SF])
+                     * (pop.age >= dt.BEHAVIOUR_MIN_AGE))
+        self._child = child
+        self._rate_week = model.week
+
+    def _shares(self, model: Any) -> np.ndarray:
+        share = dt.CHANNEL_SHARE * np.asarray(model.detect_mult, np.float64)[None, :]
+        share[1, 0] *= min(model.info_share, 1.0) / dt.DEFAULT_INFO_SHARE
+        return share
+
+    def total_rate(self, model: Any) -> np.ndarray:
+        """Yearly hazard of any report (or, from 18, any contact) per youth this week."""
+        if self._rate_week < 0 or model.week - self._rate_week >= RATE_EVERY:
+            self._base_rates(model)
+        share = self._shares(model)
+        beh = self._beh * dt.STAGE_BEHAVIOUR[model.stage]
+        adult_share = share[1, 1] + share[1, 2]
+        rate = self._fam * share[0].sum() + beh * np.where(self._child, share[1].sum(), adult_share)
+        recent = (model.week - self.last_any) < REPEAT_WEEKS
+        rate = rate * np.where(recent, np.float32(model.p["report_repeat_mult"]), np.float32(1.0))
+        if model.report_mult_active:
+            rate = rate * model.report_mult
+        return rate
+
+    # ---- the weekly process -------------------------------------------------------------------
+    def step(self, model: Any, u: np.ndarray | None = None, record: bool = True) -> None:
+        week, pop = model.week, model.pop
+        closing = np.flatnonzero(self.known & (self.case_end <= week))
+        if closing.size:
+            self.known[closing] = False
+            if record:
+                model.events.log("case_closed", closing)
+        if u is None:
+            u = model.streams["reports"].random(pop.n, dtype=np.float32)
+        rate = self.total_rate(model)
+        hit = np.flatnonzero(u < weekly_prob(rate))
+        if hit.size == 0:
+            return
+        key = entity_keys(model.seed_value, KEY_REPORT, pop.person_id[hit], week)
+        u_which, u_inv, u_case = (keyed_uniform(key, j) for j in range(3))
+        share = self._shares(model)
+        child = self._child[hit]
+        fam = self._fam[hit, None] * share[0][None, :]
+        beh = (self._beh[hit] * dt.STAGE_BEHAVIOUR[model.stage[hit]])[:, None] * share[1][None, :]
+        beh[~child] *= np.array([0.0, 1.0, 1.0, 0.0])
+        rates = np.concatenate([fam, beh], axis=1)
+        cum = np.cumsum(rates, axis=1) / np.maximum(rates.sum(axis=1, keepdims=True), 1e-30)
+        k = (u_which[:, None] > cum).sum(axis=1).clip(0, 7)
+        reason, channel = k // 4, k % 4
+        self.last_report[hit, channel] = week
+        self.last_any[hit] = week
+        year = week // 52 if week >= 0 else -1
+        kids = hit[child]
+        if record and kids.size:
+            ch_kids = channel[child]
+            for c, name in enumerate(dt.CHANNELS):
+                model.count_flow(f"reports_{name}", kids[ch_kids == c])
+            model.count_flow("reports_behaviour", kids[reason[child] == 1])
+            first = kids[self.report_year[kids] != year]
+            model.count_flow("children_reported", first)
+            self.reports[kids] += 1
+            labels = np.array([f"{c}:{r}" for r in dt.REASONS for c in dt.CHANNELS], object)
+            model.events.log("report_of_concern", kids, labels[k[child]])
+        self.report_year[hit[child]] = year
+        # assessment: a report about a child without an open case may open an investigation
+        new = ~self.known[hit]
+        sev = dt.severity(pop.x[hit], model.stage[hit])
+        opened = new & (u_inv < dt.investigation_prob(sev, model.p["investigation_share"]))
+        opened_slots = hit[opened]
+        if opened_slots.size:
+            self.known[opened_slots] = True
+            dur = -np.log1p(-u_case[opened]) * model.p["case_duration_years"] * 52.0
+            self.case_end[opened_slots] = week + np.maximum(np.round(dur), 1).astype(np.int32)
+            if record:
+                model.count_flow("investigations", opened_slots[pop.age[opened_slots] < dt.CHILD_AGE])
+                model.events.log("investigation", opened_slots)
+        # a new report about a child with an open case keeps the case open at least as long again
+        ongoing = hit[~new]
+        if ongoing.size:
+            extra = (-np.log1p(-u_case[~new]) * model.p["case_duration_years"] * 52.0).astype(np.int32)
+            self.case_end[ongoing] = np.maximum(self.case_end[ongoing], week + extra)
+
+    def burn_in(self, model: Any, weeks: int = 52) -> None:
+        """Run the process for `weeks` before the start on the initial state (own stream)."""
+        rng = model.streams.fresh("reports_burn_in")
+        start = model.week
+        for w in range(-weeks, 0):
+            model.week = w
+            self.step(model, u=rng.random(model.pop.n, dtype=np.float32), record=False)
+        model.week = start
+        self._rate_week = -1
