@@ -431,20 +431,31 @@ class CandidateModel:
     The seeds are drawn from numpy's global generator, which `OrderedSampler` seeds for every
     evaluation from (seed, generation, evaluation number)."""
 
-    def __init__(self, simulate: Simulate, outputs: list[str], k: int, fixed: dict[str, float]):
+    def __init__(self, simulate: Simulate, outputs: list[str], k: int, fixed: dict[str, float],
+                 targets: list[str] | None = None):
         self.simulate, self.outputs, self.k, self.fixed = simulate, list(outputs), k, dict(fixed)
+        self.targets = list(targets or [])
 
     def __call__(self, par: Mapping[str, float]) -> dict[str, float]:
         seeds = np.random.randint(0, 2**31 - 1, size=self.k)
         params = {**self.fixed, **{k: float(v) for k, v in par.items()}}
-        return candidate_outputs(self.simulate, params, [int(s) for s in seeds], self.outputs)
+        out = candidate_outputs(self.simulate, params, [int(s) for s in seeds], self.outputs)
+        # a target the candidate cannot produce (NaN in every seed) puts it infinitely far away,
+        # so that it is rejected and cannot poison epsilon (a median of distances)
+        return {k: (float("inf") if k in self.targets and not math.isfinite(v) else v)
+                for k, v in out.items()}
 
 
 def candidate_outputs(simulate: Simulate, params: dict[str, float], seeds: list[int],
                       outputs: list[str]) -> dict[str, float]:
-    """Mean of each output over runs with `seeds`."""
+    """Mean of each output over runs with `seeds`, over the runs where it is defined (a share
+    of nothing is NaN); NaN if it is defined in none (such a candidate is never accepted)."""
+    import warnings
+
     runs = [simulate(dict(params), s) for s in seeds]
-    return {o: float(np.mean([r[o] for r in runs])) for o in outputs}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {o: float(np.nanmean([r[o] for r in runs])) for o in outputs}
 
 
 def make_prior(spec: CalibrationSpec):
@@ -715,7 +726,8 @@ def _prepare(spec: CalibrationSpec, out: Path, fingerprint: dict[str, str]) -> d
 def _abc(spec: CalibrationSpec, simulate: Simulate, sampler):
     import pyabc
 
-    model = CandidateModel(simulate, spec.outputs, spec.seeds_per_candidate, spec.fixed)
+    model = CandidateModel(simulate, spec.outputs, spec.seeds_per_candidate, spec.fixed,
+                           [t.output for t in spec.targets])
     return pyabc.ABCSMC(model, make_prior(spec), make_distance(spec),
                         population_size=spec.method.population_size,
                         eps=pyabc.QuantileEpsilon(alpha=spec.method.epsilon_quantile),
@@ -890,6 +902,10 @@ def run_calibration(spec: CalibrationSpec, out_dir: str | Path, *, workers: int 
 def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs=(0.05, 0.5, 0.95)) -> list[float]:
     """Quantiles of a weighted sample (inverse of the weighted empirical CDF, midpoints)."""
     x, w = np.asarray(x, float), np.asarray(w, float)
+    keep = np.isfinite(x) & (w > 0)
+    if not keep.any():
+        return [float("nan")] * len(qs)
+    x, w = x[keep], w[keep]
     order = np.argsort(x)
     x, w = x[order], w[order]
     cdf = (np.cumsum(w) - 0.5 * w) / w.sum()
