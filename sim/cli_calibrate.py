@@ -51,11 +51,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
             workers = args.workers or os.cpu_count() or 1
             e = estimate(spec, workers)
-            print(f"{e['seconds_per_run']:.2f} s per run ({spec.simulation.burn_in_years} + "
-                  f"{spec.simulation.years} years); budget {e['candidates']} candidates × "
-                  f"{spec.seeds_per_candidate} seeds = {e['model_runs']} runs ≈ "
-                  f"{e['projected_minutes']:.0f} min on {workers} workers (plus start-up and "
-                  "pyabc bookkeeping, ≈ 1-2 min)")
+            print(f"{e['seconds_per_run']:.2f} CPU s per run ({spec.simulation.burn_in_years} + "
+                  f"{spec.simulation.years} years; {e['wall_seconds_per_run']:.2f} s wall time "
+                  f"here); budget {e['candidates']} candidates × {spec.seeds_per_candidate} seeds "
+                  f"= {e['model_runs']} runs ≈ {e['projected_minutes']:.0f} min on {workers} idle "
+                  "cores (plus start-up and pyabc bookkeeping, ≈ 1-2 min)")
             return 0
         out = args.out or Path(args.calibration).resolve().parent / spec.name
         res = run_calibration(spec, out, workers=args.workers, dask=args.dask,
