@@ -3,6 +3,11 @@
 benchmarks/README.md.
 
     python benchmarks/bench_model.py [--repeats 5] [--years 10]
+    python benchmarks/bench_model.py --reference 71237de --repeats 4   # ratio to an earlier engine
+
+With `--reference GITREF` the same benchmark runs alternately on this tree and on GITREF (checked out
+into a temporary git worktree), one run each at a time in fresh processes, so that both see the same
+machine load; it prints both medians and their ratio.
 """
 
 from __future__ import annotations
@@ -45,7 +50,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--years", type=int, default=10)
     ap.add_argument("--scenario", default=None, help="run with this scenario's interventions")
+    ap.add_argument("--json", action="store_true", help="print one JSON line (for --reference)")
+    ap.add_argument("--reference", default=None, help="git ref of an engine to compare with")
     args = ap.parse_args()
+    if args.reference:
+        compare_with(args)
+        return
     specs = load_scenario(args.scenario).specs() if args.scenario else []
     one_run(1, 0, specs)  # warm-up: imports, caches
     setups, totals, medians, yearly = [], [], [], []
@@ -58,6 +68,13 @@ def main() -> None:
         yearly.append(float(steps[52::52].mean()) if len(steps) > 52 else float("nan"))
     med = statistics.median(medians)
     per20k = med * 20_000 / n
+    if args.json:
+        import json
+
+        print(json.dumps({"step_ms": med, "run_s": statistics.median(totals),
+                          "setup_s": statistics.median(setups), "n": n,
+                          "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        return
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}, "
           f"numpy {np.__version__}, scipy {scipy.__version__}, mesa {mesa.__version__}")
@@ -70,6 +87,43 @@ def main() -> None:
           f"over {args.repeats} runs")
     print(f"peak memory (max RSS): {peak_mb:.0f} MB")
     sys.stdout.flush()
+
+
+def compare_with(args: argparse.Namespace) -> None:
+    """Alternate runs of this tree and of `args.reference` in fresh processes; print the ratio."""
+    import json
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    here = Path(__file__).resolve()
+    with tempfile.TemporaryDirectory() as tmp:
+        ref = Path(tmp) / "ref"
+        subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", str(ref),
+                        args.reference], check=True, capture_output=True)
+        try:
+            res: dict[str, list[dict]] = {"this tree": [], args.reference: []}
+            cmd = [sys.executable, str(here), "--repeats", "1", "--years", str(args.years), "--json"]
+            if args.scenario:
+                cmd += ["--scenario", args.scenario]
+            for _ in range(args.repeats):
+                for name, tree in (("this tree", root), (args.reference, ref)):
+                    env = {**os.environ, "PYTHONPATH": str(tree)}
+                    out = subprocess.run(cmd, env=env, cwd=tree, check=True, capture_output=True,
+                                         text=True).stdout.strip().splitlines()[-1]
+                    res[name].append(json.loads(out))
+        finally:
+            subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(ref)],
+                           capture_output=True)
+    med = {k: {m: statistics.median(r[m] for r in v) for m in ("step_ms", "run_s", "setup_s")}
+           for k, v in res.items()}
+    for k, v in med.items():
+        print(f"{k:>12}: median step {v['step_ms']:.2f} ms, {args.years}-year run {v['run_s']:.2f} s, "
+              f"set-up {v['setup_s']:.2f} s ({args.repeats} alternating runs)")
+    a, b = med["this tree"], med[args.reference]
+    print(f"ratio this tree / {args.reference}: step {a['step_ms'] / b['step_ms']:.3f}, "
+          f"full run {a['run_s'] / b['run_s']:.3f}")
 
 
 if __name__ == "__main__":

@@ -245,6 +245,24 @@ def _known_outputs() -> tuple[str, ...]:
     return tuple(SUMMARY_OUTPUTS)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice in one mapping (YAML would keep the last)."""
+
+
+def _no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the key {key!r} appears twice in one mapping", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+
+
 def load_calibration(path: str | Path, known_outputs: tuple[str, ...] | None = None,
                      check_scenario: bool = True) -> CalibrationSpec:
     """Read and validate a calibration file. Every error is a CalibrationError naming the file
@@ -258,7 +276,7 @@ def load_calibration(path: str | Path, known_outputs: tuple[str, ...] | None = N
     if not path.is_file():
         raise CalibrationError(where, "(file)", "an existing calibration file")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         loc = f"{where}:{mark.line + 1}" if mark else where

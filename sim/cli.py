@@ -24,13 +24,21 @@ def _run(args: argparse.Namespace) -> int:
     workers = args.workers or runner.default_workers(reps)
     t0 = time.perf_counter()
     draws = ensemble.from_args(args)  # ensemble parameters / drawn effects, or None
-    tasks = [ensemble.draw_task((scen, r, seed), draws) for r in range(reps)]
+    tasks = [ensemble.draw_task((scen, r, seed, None, None, args.events), draws)
+             for r in range(reps)]
     runs = runner.run_many(tasks, workers, desc=scen.name, progress=not args.quiet)
     out.mkdir(parents=True, exist_ok=True)
     tables = results.runs_tables(runs, load_city().districts, scen.start_year)
     for name, df in tables.items():
-        results.write_table(df, out / (f"{name}.csv" if name in ("summary", "interventions")
+        results.write_table(df, out / (f"{name}.csv" if name in ("summary", "interventions",
+                                                                 "indicators", "groups")
                                        else f"{name}.parquet"))
+    if args.events:
+        micro = out / "micro"
+        micro.mkdir(exist_ok=True)
+        for r in runs:
+            results.write_table(r.persons, micro / f"persons_r{r.replicate}.parquet")
+            results.write_table(r.events, micro / f"events_r{r.replicate}.parquet")
     stats = tables["summary"].drop(columns=["scenario", "replicate", "seed"]).describe(
         percentiles=[0.05, 0.5, 0.95]).T
     results.write_table(stats.reset_index(names="output"), out / "summary_stats.csv")
@@ -64,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, help="processes (default: one per core)")
     run.add_argument("--lang", choices=("en", "sv"), default="en", help="figure language")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    run.add_argument("--events", action="store_true",
+                     help="also write person-level micro-data per replicate: micro/persons_rR.parquet "
+                          "(one row per person ever in the model) and micro/events_rR.parquet "
+                          "(stage changes, reports of concern, intervention starts)")
     run.set_defaults(func=_run)
     from sim.ensemble import add_arguments as ensemble_arguments
     ensemble_arguments(run)

@@ -152,8 +152,9 @@ class Draws:
 
 
 def draw_task(task: tuple, draws: Draws | None) -> tuple:
-    """A `run_replicate` argument tuple (scenario, replicate, seed[, overrides[, specs]]) with
-    the replicate's parameter set and effects drawn in; unchanged when nothing is drawn."""
+    """A `run_replicate` argument tuple (scenario, replicate, seed[, overrides[, specs, ...]])
+    with the replicate's parameter set and effects drawn in (further arguments are kept);
+    unchanged when nothing is drawn."""
     if draws is None or not draws.active:
         return task
     scen, r, seed = task[:3]
@@ -166,7 +167,7 @@ def draw_task(task: tuple, draws: Draws | None) -> tuple:
         overrides |= {k: v for k, v in params.items() if k not in own}
     if draws.effects == "drawn":
         specs = draw_effects(specs, seed, r)
-    return (scen, r, seed, overrides, specs)
+    return (scen, r, seed, overrides, specs, *task[5:])
 
 
 def draw_table(scens: Sequence, reps: int, seed: int, draws: Draws) -> pd.DataFrame:

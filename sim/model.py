@@ -46,10 +46,10 @@ from sim.processes.criminal_network import CriminalNetworkProcess
 from sim.processes.events import EventLog
 from sim.processes.involvement import Involvement
 from sim.processes.places import Places
-from sim.processes.recording import Recording
+from sim.processes.recording import BAND_OF_COHORT, Recording
 from sim.processes.risk import RiskDynamics
 from sim.processes.social_services import SocialServices
-from sim.results import FLOW_INDEX, FLOWS, Recorder
+from sim.results import AGE_BANDS, FLOW_INDEX, FLOWS, Recorder
 from sim.risk import FACTORS, peer_pull
 from sim.rng import Streams, entity_keys
 
@@ -256,6 +256,17 @@ class UmeaModel(mesa.Model):
         """Add the youths `idx` to this week's flow `flow`, by district."""
         self.flows[:, FLOW_INDEX[flow]] += np.bincount(self.pop.district[idx],
                                                        minlength=self.city.n_districts)
+
+    def count_group(self, flow: int, idx: np.ndarray) -> None:
+        """Add the youths `idx` to this week's flow number `flow` of `GROUP_FLOWS`, by age band
+        and sex."""
+        if idx.size == 0 or self.week < 0:
+            return
+        pop = self.pop
+        key = BAND_OF_COHORT[pop.cohort[idx]] * 2 + pop.boy[idx]
+        g = self.recorder.group_flows[self.week, :, :, flow].reshape(-1)
+        g += np.bincount(key, minlength=g.size).astype(np.int32)
+        self.recorder.group_flows[self.week, :, :, flow] = g.reshape(len(AGE_BANDS), 2)
 
     # ---- views onto the processes' state ----------------------------------------------------
     @property

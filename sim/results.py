@@ -26,6 +26,7 @@ NETWORK_SERIES = ("active_members", "youth_members", "incarcerated", "open_deman
 AGE_BANDS = ((3, 6), (6, 13), (13, 18), (18, 21))
 AGE_BAND_LABELS = ("3-5", "6-12", "13-17", "18-20")
 SEXES = ("female", "male")
+GROUP_FLOWS = ("periphery_entries", "new_members", "reports_of_concern")
 MAX_AGE_HIST = 61  # ages 0-60 for the histograms of recruits' and recruiters' ages
 
 
@@ -41,6 +42,7 @@ class Recorder:
     children: np.ndarray       # (T, D) youths under 18
     groups: np.ndarray         # (T, age bands, sexes, 5 stages)
     year9: np.ndarray          # (years, D, 2): year-9 pupils not eligible, all year-9 pupils
+    group_flows: np.ndarray    # (T, age bands, sexes, GROUP_FLOWS)
     recruit_age: np.ndarray    # (MAX_AGE_HIST,) ages (whole years) at entry into the periphery
     recruiter_age: np.ndarray  # (MAX_AGE_HIST,) recruiters' ages at those recruitments
 
@@ -54,6 +56,7 @@ class Recorder:
             known=np.zeros((steps, districts), np.int32),
             children=np.zeros((steps, districts), np.int32),
             groups=np.zeros((steps, len(AGE_BANDS), 2, len(STAGES)), np.int32),
+            group_flows=np.zeros((steps, len(AGE_BANDS), 2, len(GROUP_FLOWS)), np.int32),
             year9=np.zeros((max(1, -(-steps // 52)), districts, 2), np.int32),
             recruit_age=np.zeros(MAX_AGE_HIST, np.int64),
             recruiter_age=np.zeros(MAX_AGE_HIST, np.int64),
@@ -178,6 +181,80 @@ def network_table(rec: Recorder, start_year: int) -> pd.DataFrame:
     return df
 
 
+def indicator_table(rec: Recorder, districts: tuple[str, ...], start_year: int) -> pd.DataFrame:
+    """Per year and district: what the municipality follows up. Counts are sums over the year;
+    `*_mean` are the year's weekly means; rates are per 1,000 children under 18 (the model's
+    children are 3-17). Both recruitment outcomes are named as such."""
+    t, d = rec.known.shape
+    n_years = t // 52
+    if n_years == 0:
+        return pd.DataFrame()
+    cut = n_years * 52
+
+    def yearly_sum(a: np.ndarray) -> np.ndarray:
+        return a[:cut].reshape(n_years, 52, *a.shape[1:]).sum(axis=1)
+
+    def yearly_mean(a: np.ndarray) -> np.ndarray:
+        return a[:cut].reshape(n_years, 52, *a.shape[1:]).mean(axis=1)
+
+    fl = yearly_sum(rec.flows)  # (years, D, F)
+    st = yearly_mean(rec.stage_counts)
+    children = yearly_mean(rec.children)
+    reports = sum(fl[:, :, FLOW_INDEX[c]] for c in REPORT_CHANNELS)
+    recruited = sum(fl[:, :, FLOW_INDEX[f"recruited_{k}"]] for k in ("peer", "sibling", "school",
+                                                                      "place"))
+    cols = {
+        "children_under_18_mean": children,
+        "reports_of_concern": reports,
+        **{c: fl[:, :, FLOW_INDEX[c]] for c in REPORT_CHANNELS},
+        "reports_behaviour": fl[:, :, FLOW_INDEX["reports_behaviour"]],
+        "children_reported": fl[:, :, FLOW_INDEX["children_reported"]],
+        "reports_per_1000_children": 1000.0 * reports / np.maximum(children, 1),
+        "children_reported_per_1000": 1000.0 * fl[:, :, FLOW_INDEX["children_reported"]]
+        / np.maximum(children, 1),
+        "investigations": fl[:, :, FLOW_INDEX["investigations"]],
+        "known_to_social_services_mean": yearly_mean(rec.known),
+        "placements": fl[:, :, FLOW_INDEX["placements"]],
+        "year9_pupils": rec.year9[:n_years, :, 1],
+        "year9_not_eligible": rec.year9[:n_years, :, 0],
+        "periphery_entries": recruited,
+        "periphery_entries_u18": fl[:, :, FLOW_INDEX["recruited_u18"]],
+        "new_members": fl[:, :, FLOW_INDEX["new_members"]],
+        "new_members_u18": fl[:, :, FLOW_INDEX["new_members_u18"]],
+        **{f"youths_{STAGES[k]}_mean": st[:, :, k] for k in range(1, 4)},
+    }
+    out = pd.DataFrame({"year": np.repeat(start_year + np.arange(n_years), d),
+                        "district": np.tile(np.array(districts, object), n_years)})
+    for name, arr in cols.items():
+        out[name] = np.asarray(arr).reshape(-1)
+    out["year9_not_eligible_share"] = out["year9_not_eligible"] / out["year9_pupils"].where(
+        out["year9_pupils"] > 0)
+    return out
+
+
+def group_table(rec: Recorder, start_year: int) -> pd.DataFrame:
+    """Per year, age band and sex: youths at each stage (weekly means), both recruitment outcomes
+    and reports of concern (sums)."""
+    t = rec.groups.shape[0]
+    n_years = t // 52
+    if n_years == 0:
+        return pd.DataFrame()
+    cut = n_years * 52
+    st = rec.groups[:cut].reshape(n_years, 52, *rec.groups.shape[1:]).mean(axis=1)
+    gf = rec.group_flows[:cut].reshape(n_years, 52, *rec.group_flows.shape[1:]).sum(axis=1)
+    b, s = len(AGE_BANDS), len(SEXES)
+    out = pd.DataFrame({
+        "year": np.repeat(start_year + np.arange(n_years), b * s),
+        "age_band": np.tile(np.repeat(np.array(AGE_BAND_LABELS, object), s), n_years),
+        "sex": np.tile(np.array(SEXES, object), n_years * b),
+    })
+    for k, name in enumerate(STAGES):
+        out[f"youths_{name}_mean"] = st[..., k].reshape(-1)
+    for k, name in enumerate(GROUP_FLOWS):
+        out[name] = gf[..., k].reshape(-1)
+    return out
+
+
 # ---- writing a run's results -------------------------------------------------------------------
 
 def git_commit() -> str | None:
@@ -269,6 +346,8 @@ def runs_tables(runs: list, districts: tuple[str, ...], start_year: int) -> dict
     ledger = pd.DataFrame([{"scenario": r.scenario, "replicate": r.replicate, **row}
                            for r in runs for row in r.ledger])
     return {
+        "indicators": cat(lambda rec: indicator_table(rec, districts, start_year)),
+        "groups": cat(lambda rec: group_table(rec, start_year)),
         "stages": cat(lambda rec: stage_table(rec, districts, start_year)),
         "flows": cat(lambda rec: flow_table(rec, districts, start_year)),
         "risk": cat(lambda rec: risk_table(rec, districts, start_year)),

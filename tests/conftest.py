@@ -29,3 +29,24 @@ def short_run() -> UmeaModel:
     model = UmeaModel(seed=5, years=2)
     model.run()
     return model
+
+
+def _baseline_summary(seed: int) -> tuple[dict, object, object]:
+    from sim.results import summarise
+    from sim.runner import build_model
+    from sim.scenario import load_scenario
+
+    model = build_model(load_scenario(SCENARIOS / "baseline.yaml"), seed=seed)
+    model.run()
+    rec = model.recorder
+    return summarise(rec), rec.recruit_age.copy(), rec.recruiter_age.copy()
+
+
+@pytest.fixture(scope="session")
+def target_runs() -> list[tuple[dict, object, object]]:
+    """The shipped 10-year baseline over 8 seeds (two worker processes): summaries and the age
+    histograms of recruitment, for the documented targets."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2) as pool:
+        return list(pool.map(_baseline_summary, range(100, 108)))

@@ -158,6 +158,10 @@ def test_bad_files_through_the_command_exit_2_without_traceback(tmp_path, capsys
     err = capsys.readouterr().err
     assert "(syntax)" in err and "Traceback" not in err
     assert main(["calibrate", str(tmp_path / "missing.yaml")]) == 2
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("name: x\nparameters: [entry_base_rate]\nseed: 1\nseed: 2\n", encoding="utf-8")
+    with pytest.raises(CalibrationError, match="twice.yaml:4.*'seed' appears twice"):
+        load_calibration(twice)
 
 
 def test_shipped_calibration_file_loads_and_lists_pending_outputs():

@@ -16,7 +16,8 @@ an offence) while about four in five of those drawn into the periphery and 95 % 
 
 **Recruitment** (mass action with the network's demand): rate of candidate i =
 susceptibility_i · reach · (r_peer·friends in the network + r_sib·sibling in the network
-+ r_school·schoolmates in the network + r_place·visibility·time outdoors) · open demand / reference,
++ r_school·schoolmates in the network + r_place·visibility·time outdoors)
+· (open demand / reference)^ε,
 susceptibility_i = a_r(age) · sex · exp(ρ·R − θ·p). Recruits beyond the week's open slots are turned
 away (counted). Each recruit takes an open slot; the carrying layer and the recruiter's age are logged.
 """
@@ -195,7 +196,7 @@ class Involvement:
     def pressure(self, model: Any) -> float:
         """Recruiters' search pressure: open demand relative to its reference level."""
         self.open_total = int(model.criminal_network.open_slots(model).sum())
-        return self.open_total / model.p["open_demand_ref"]
+        return (self.open_total / model.p["open_demand_ref"]) ** model.p["search_elasticity"]
 
     # ---- the weekly process ---------------------------------------------------------------------
     def step(self, model: Any) -> None:
@@ -271,6 +272,7 @@ class Involvement:
         rec_age = np.where(rec >= 0, model.network.age[np.maximum(rec, 0)], -1).astype(int)
         model.recording.recruitment(pop.age[cand], rec_age)
         model.count_flow("recruited_male", cand[pop.boy[cand]])
+        model.count_group(0, cand)
         names = np.array(rc.LAYERS, object)[layer]
         model.events.log("recruited_by", cand, np.char.add(np.char.add(names.astype(str), "|"),
                                                            rec_age.astype(str)))
@@ -283,6 +285,7 @@ class Involvement:
         self.change(model, idx, PERIPHERAL, MEMBER, "new_members")
         model.count_flow("new_members_u18", idx[model.pop.age[idx] < 18])
         model.count_flow("new_members_male", idx[model.pop.boy[idx]])
+        model.count_group(1, idx)
 
     def leave(self, model: Any, idx: np.ndarray, old: int) -> None:
         """Youths who leave the periphery or the network for good."""

@@ -10,7 +10,7 @@ A concern reported once is likely to be reported again in the following half yea
 or another actor): the hazard is `report_repeat_mult` times higher for 26 weeks after a report
 (assumption, calibrated to ≈1.8-1.9 reports per reported child).
 
-Before the first week the process runs for one year on the initial state ("burn-in", its own
+Before the first week the process runs for three years on the initial state ("burn-in", its own
 stream), so the model starts with youths already known to social services and a report history,
 not with an empty register and a burst of first reports.
 """
@@ -101,8 +101,8 @@ class SocialServices:
         key = entity_keys(model.seed_value, KEY_REPORT, pop.person_id[hit], week)
         u_which, u_inv, u_case = (keyed_uniform(key, j) for j in range(3))
         share = self._shares(model)
-        child = self._child[hit]
-        fam = self._fam[hit, None] * share[0][None, :]
+        child = pop.age[hit] < dt.CHILD_AGE
+        fam = self._fam[hit, None] * share[0][None, :] * child[:, None]
         beh = (self._beh[hit] * dt.STAGE_BEHAVIOUR[model.stage[hit]])[:, None] * share[1][None, :]
         beh[~child] *= np.array([0.0, 1.0, 1.0, 0.0])
         rates = np.concatenate([fam, beh], axis=1)
@@ -121,6 +121,7 @@ class SocialServices:
             first = kids[self.report_year[kids] != year]
             model.count_flow("children_reported", first)
             self.reports[kids] += 1
+            model.count_group(2, kids)
             labels = np.array([f"{c}:{r}" for r in dt.REASONS for c in dt.CHANNELS], object)
             model.events.log("report_of_concern", kids, labels[k[child]])
         self.report_year[hit[child]] = year
@@ -142,7 +143,7 @@ class SocialServices:
             extra = (-np.log1p(-u_case[~new]) * model.p["case_duration_years"] * 52.0).astype(np.int32)
             self.case_end[ongoing] = np.maximum(self.case_end[ongoing], week + extra)
 
-    def burn_in(self, model: Any, weeks: int = 52) -> None:
+    def burn_in(self, model: Any, weeks: int = 156) -> None:
         """Run the process for `weeks` before the start on the initial state (own stream)."""
         rng = model.streams.fresh("reports_burn_in")
         start = model.week
