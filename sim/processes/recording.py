@@ -31,24 +31,38 @@ class Recording:
 
     def __init__(self, model: Any):
         self.recorder = Recorder.allocate(model.years * 52, model.city.n_districts)
+        self._week = -1
+
+    def _refresh(self, model: Any) -> None:
+        """Keys that change only with the school year, and age masks refreshed every 4 weeks."""
+        pop = model.pop
+        if self._week < 0 or model.week % 52 == 0:
+            self._dkey = pop.district.astype(np.int64) * 5
+            self._gkey = (BAND_OF_COHORT[pop.cohort] * 2 + pop.boy) * 5
+        if self._week < 0 or model.week % RISK_EVERY == 0:
+            self._child = pop.age < 18
+            self._teen = (pop.age >= 13) & (pop.age < 20)
+            self._children = np.bincount(pop.district[self._child], minlength=model.city.n_districts)
+        self._week = model.week
 
     def step(self, model: Any) -> None:
         rec, t, pop, st = self.recorder, model.week, model.pop, model.stage
         d = model.city.n_districts
-        rec.stage_counts[t] = np.bincount(pop.district * 5 + st, minlength=d * 5).reshape(d, 5)
+        self._refresh(model)
+        rec.stage_counts[t] = np.bincount(self._dkey + st, minlength=d * 5).reshape(d, 5)
         rec.flows[t] = model.flows
         if t % RISK_EVERY == 0:
             counts = np.maximum(np.bincount(pop.district, minlength=d), 1)[:, None]
             rec.risk_mean[t, :, :-1] = (model.district_matrix @ pop.x) / counts
             rec.risk_mean[t, :, -1] = model.visibility
-        child = pop.age < 18
-        rec.children[t] = np.bincount(pop.district[child], minlength=d)
+        child = self._child
+        rec.children[t] = self._children
         known = model.social.known
         rec.known[t] = np.bincount(pop.district[known], minlength=d)
-        key = (BAND_OF_COHORT[pop.cohort] * 2 + pop.boy) * 5 + st
-        rec.groups[t] = np.bincount(key, minlength=rec.groups[t].size).reshape(rec.groups[t].shape)
+        rec.groups[t] = np.bincount(self._gkey + st, minlength=rec.groups[t].size).reshape(
+            rec.groups[t].shape)
         net = model.network
-        teen = (pop.age >= 13) & (pop.age < 20)
+        teen = self._teen
         active = net.active & net.members
         rec.network[t] = (
             active.sum(), (active & (net.youth >= 0)).sum(),

@@ -43,6 +43,7 @@ class SocialServices:
         self.last_any = np.full(n, -10_000, np.int32)
         self._fam = self._beh = None
         self._rate_week = -1
+        self._key: tuple = ()
 
     def forget(self, slots: np.ndarray) -> None:
         """Newcomers in reused slots start with no history."""
@@ -72,14 +73,19 @@ class SocialServices:
 
     def total_rate(self, model: Any) -> np.ndarray:
         """Yearly hazard of any report (or, from 18, any contact) per youth this week."""
-        if self._rate_week < 0 or model.week - self._rate_week >= RATE_EVERY:
-            self._base_rates(model)
         share = self._shares(model)
-        beh = self._beh * dt.STAGE_BEHAVIOUR[model.stage]
-        adult_share = share[1, 1] + share[1, 2]
-        rate = self._fam * share[0].sum() + beh * np.where(self._child, share[1].sum(), adult_share)
-        recent = (model.week - self.last_any) < REPEAT_WEEKS
-        rate = rate * np.where(recent, np.float32(model.p["report_repeat_mult"]), np.float32(1.0))
+        key = tuple(share.ravel())
+        if self._rate_week < 0 or model.week - self._rate_week >= RATE_EVERY or key != self._key:
+            self._base_rates(model)
+            adult_share = share[1, 1] + share[1, 2]
+            self._fam_total = (self._fam * share[0].sum()).astype(np.float32)
+            self._beh_total = (self._beh * np.where(self._child, share[1].sum(), adult_share)
+                               ).astype(np.float32)
+            self._key = key
+        rate = self._beh_total * dt.STAGE_BEHAVIOUR[model.stage]
+        rate += self._fam_total
+        recent = np.flatnonzero(self.last_any > model.week - REPEAT_WEEKS)
+        rate[recent] *= np.float32(model.p["report_repeat_mult"])
         if model.report_mult_active:
             rate = rate * model.report_mult
         return rate
