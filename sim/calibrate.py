@@ -162,6 +162,9 @@ class Method(BaseModel):
     epsilon_quantile: float = Field(0.5, gt=0, lt=1)
 
 
+STOPPING = ("max_generations", "min_epsilon", "max_simulations")
+
+
 class CalibrationSpec(BaseModel):
     """A validated calibration file."""
 
@@ -186,7 +189,13 @@ class CalibrationSpec(BaseModel):
         return body
 
     def spec_hash(self) -> str:
-        blob = json.dumps(self.canonical(), sort_keys=True, default=str).encode()
+        """Hash of what each generation depends on. The stopping rules (max_generations,
+        min_epsilon, max_simulations) are left out: changing them only decides where to stop, so
+        a finished calibration can be extended in its directory with the same result as a run
+        with the larger budget from the start."""
+        body = self.canonical()
+        body["method"] = {k: v for k, v in body["method"].items() if k not in STOPPING}
+        blob = json.dumps(body, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
 
     @property
@@ -717,13 +726,18 @@ def _prepare(spec: CalibrationSpec, out: Path, fingerprint: dict[str, str]) -> d
         if man.get("spec_hash") != spec.spec_hash():
             old = man.get("calibration", {})
             new = spec.canonical()
-            changed = sorted(k for k in new.keys() | old.keys() if new.get(k) != old.get(k))
+            changed = sorted(k for k in new.keys() | old.keys() if new.get(k) != old.get(k)
+                             and not (k == "method" and {a: b for a, b in new[k].items()
+                                                         if a not in STOPPING}
+                                      == {a: b for a, b in old.get(k, {}).items()
+                                          if a not in STOPPING}))
             raise CalibrationError(where, "calibration", "the calibration this directory was "
                                    f"started with (changed: {', '.join(changed) or 'format'}); "
                                    "use another --out or delete it")
         if man.get("inputs") != fingerprint:
             raise CalibrationError(where, "inputs", "the scenario and parameter file this "
                                    "directory was started with; use another --out or delete it")
+        man["calibration"] = spec.canonical()  # the stopping rules in force now
         return man
     if (out / HISTORY).exists():
         (out / HISTORY).unlink()

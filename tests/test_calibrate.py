@@ -86,6 +86,12 @@ def test_same_result_after_an_interruption_and_with_two_workers(tmp_path):
                                simulate=interruptible if out == "b" else standin)
         assert done.complete
         pd.testing.assert_frame_equal(stable(done.ensemble), stable(ref.ensemble))
+    # a shorter calibration extended in its directory (the stopping rules are not hashed)
+    short = spec.model_copy(update={"method": spec.method.model_copy(update={"max_generations": 2})})
+    assert run_calibration(short, tmp_path / "c", workers=0, progress=False,
+                           simulate=standin).complete
+    longer = run_calibration(spec, tmp_path / "c", workers=0, progress=False, simulate=standin)
+    pd.testing.assert_frame_equal(stable(longer.ensemble), stable(ref.ensemble))
     two = run_calibration(spec, tmp_path / "w2", workers=2, progress=False, simulate=standin)
     pd.testing.assert_frame_equal(stable(two.ensemble), stable(ref.ensemble))
     assert (tmp_path / "ref" / "ensemble.csv").is_file()
