@@ -345,8 +345,8 @@ def _reporters() -> dict[str, Any]:
         idx = [FLOW_INDEX[n] for n in names]
         return last(lambda m, t: int(m.flows[:, idx].sum()))
 
-    def stage_count(k: int):
-        return lambda m: int((m.stage == k).sum())
+    def stage_count(k: int):  # from this week's recorded row, not a pass over all youths
+        return lambda m: int(m.recorder.stage_counts[m.week, :, k].sum())
 
     reporters = {f"stage_{s}": stage_count(k) for k, s in enumerate(rc.STAGES)}
     reporters.update({

@@ -102,8 +102,8 @@ class CriminalNetworkProcess:
 
     # ---- demand ---------------------------------------------------------------------------------
     def youngers(self, model: Any) -> np.ndarray:
-        held = model.recruiter[(model.stage == PERIPHERAL) & (model.recruiter >= 0)]
-        return np.bincount(held, minlength=self.net.n)
+        held = model.recruiter[np.flatnonzero(model.stage == PERIPHERAL)]
+        return np.bincount(held[held >= 0], minlength=self.net.n)
 
     def open_slots(self, model: Any) -> np.ndarray:
         return self.net.open_slots(self.youngers(model), model.p["recruiter_max_age"],
@@ -141,8 +141,8 @@ class CriminalNetworkProcess:
             self.add_adults(model, ages, district, key)
         # peripheral youths who reach the recruiting age start recruiting youngers of their own
         st, pop = model.stage, model.pop
-        ready = np.flatnonzero((st == PERIPHERAL) & (model.member_id < 0)
-                               & (pop.age >= p["recruiter_min_age"]))
+        ready = np.flatnonzero(st == PERIPHERAL)
+        ready = ready[(model.member_id[ready] < 0) & (pop.age[ready] >= p["recruiter_min_age"])]
         if ready.size:
             key = model.keys(KEY_PERIPHERAL, pop.person_id[ready])
             model.member_id[ready] = self.add(model, pop.age[ready], pop.district[ready], ready, key,

@@ -35,24 +35,27 @@ class EventLog:
         return code
 
     def log(self, kind: str, slots: np.ndarray, detail: str | np.ndarray = "") -> None:
-        """One row per youth in `slots`; `detail` is one string or one per youth."""
-        slots = np.asarray(slots, np.int64)
-        if slots.size == 0:
+        """One row per youth in `slots`; `detail` is one string or one per youth.
+
+        Only what changes is captured now (the week, person ids and ages); a person's household,
+        sex and district never change and are joined from the person rows when the table is made.
+        """
+        if len(slots) == 0:
             return
-        pop, week = self.model.pop, self.model.week
-        k = self._code(self._kinds, kind)
+        pop = self.model.pop
+        k = self._kinds.get(kind)
+        if k is None:
+            k = self._code(self._kinds, kind)
         if isinstance(detail, str):
-            det = np.full(slots.size, self._code(self._details, detail), np.int32)
+            det: int | np.ndarray = self._code(self._details, detail)
         else:
-            det = np.array([self._code(self._details, str(d)) for d in np.unique(detail)], np.int32)
-            det = det[np.unique(detail, return_inverse=True)[1]]
-        self._chunks.append((np.full(slots.size, week, np.int32), pop.person_id[slots].copy(),
-                             pop.household[slots].copy(), pop.boy[slots].copy(),
-                             pop.age[slots].copy(), pop.district[slots].copy(),
-                             np.full(slots.size, k, np.int16), det))
+            values, inverse = np.unique(np.asarray(detail, str), return_inverse=True)
+            det = np.array([self._code(self._details, v) for v in values.tolist()],
+                           np.int32)[inverse]
+        self._chunks.append((self.model.week, k, det, pop.person_id[slots], pop.age[slots]))
 
     def __len__(self) -> int:
-        return sum(c[0].size for c in self._chunks)
+        return sum(c[3].size for c in self._chunks)
 
     def leave(self, slots: np.ndarray) -> None:
         """Youths in `slots` leave the model this week: keep their person rows."""
@@ -77,18 +80,25 @@ class EventLog:
             "person_id", ignore_index=True)
 
     def table(self) -> pd.DataFrame:
-        """The event log as a tidy table."""
-        cols = ("week", "person_id", "household", "male", "age", "district", "kind", "detail")
+        """The event log as a tidy table (one row per event, in the order logged)."""
+        cols = ("week", "year", "person_id", "household", "sex", "age", "district", "kind",
+                "detail")
         if not self._chunks:
             return pd.DataFrame({c: [] for c in cols})
-        arrs = [np.concatenate(parts) for parts in zip(*self._chunks, strict=True)]
-        kinds = np.array(list(self._kinds), object)
-        details = np.array(list(self._details), object)
+        sizes = np.array([c[3].size for c in self._chunks])
+        week = np.repeat(np.array([c[0] for c in self._chunks], np.int32), sizes)
+        kind = np.repeat(np.array([c[1] for c in self._chunks], np.int16), sizes)
+        det = np.concatenate([np.broadcast_to(np.asarray(c[2], np.int32), (c[3].size,))
+                              for c in self._chunks])
+        pid = np.concatenate([c[3] for c in self._chunks])
+        age = np.concatenate([c[4] for c in self._chunks])
+        persons = self.person_table().set_index("person_id")
+        who = persons.loc[pid]
         m = self.model
         return pd.DataFrame({
-            "week": arrs[0], "year": m.start_year + arrs[0] // 52, "person_id": arrs[1],
-            "household": arrs[2], "sex": np.where(arrs[3], "male", "female"),
-            "age": np.round(arrs[4].astype(np.float64), 3),
-            "district": np.asarray(m.city.districts, object)[arrs[5]],
-            "kind": kinds[arrs[6]], "detail": details[arrs[7]],
+            "week": week, "year": m.start_year + week // 52, "person_id": pid,
+            "household": who["household"].to_numpy(), "sex": who["sex"].to_numpy(),
+            "age": np.round(age.astype(np.float64), 3), "district": who["district"].to_numpy(),
+            "kind": np.array(list(self._kinds), object)[kind],
+            "detail": np.array(list(self._details), object)[det],
         })

@@ -43,6 +43,8 @@ from sim.recruitment import (
 from sim.rng import keyed_uniform
 
 F32 = np.float32
+# event details "layer|recruiter's age" (age -1: no recruiter), indexed by layer · 62 + age + 1
+RECRUITED_BY = np.array([f"{layer}|{age}" for layer in rc.LAYERS for age in range(-1, 61)])
 # Share of youths aged 10-20 at stage 1 at the start: about the level the baseline settles at.
 INITIAL_NORM_BREAKING = 0.045
 
@@ -273,9 +275,8 @@ class Involvement:
         model.recording.recruitment(pop.age[cand], rec_age)
         model.count_flow("recruited_male", cand[pop.boy[cand]])
         model.count_group(0, cand)
-        names = np.array(rc.LAYERS, object)[layer]
-        model.events.log("recruited_by", cand, np.char.add(np.char.add(names.astype(str), "|"),
-                                                           rec_age.astype(str)))
+        code = layer * 62 + np.clip(rec_age, -1, 60) + 1
+        model.events.log("recruited_by", cand, RECRUITED_BY[code])
 
     def promote(self, model: Any, idx: np.ndarray) -> None:
         """Peripheral youths who become network members."""

@@ -23,7 +23,9 @@ class Places:
         p, net, d = model.p, model.network, model.city.n_districts
         present = net.active & net.members
         members = np.bincount(net.district[present], minlength=d)
-        youths = np.bincount(model.pop.district, minlength=d)
+        if self._youths is None or model.week % 52 == 0:  # districts change only at school years
+            self._youths = np.bincount(model.pop.district, minlength=d)
+        youths = self._youths
         target = model.city.visibility * model.place_mult + \
             p["visibility_per_member"] * members * 1000.0 / np.maximum(youths, 1)
         self.visibility += p["visibility_relaxation"] * (np.clip(target, 0, 1) - self.visibility)

@@ -42,6 +42,7 @@ class Recording:
         if self._week < 0 or model.week % RISK_EVERY == 0:
             self._child = pop.age < 18
             self._teen = (pop.age >= 13) & (pop.age < 20)
+            self._teen_key = self._teen.astype(np.int64) * 5
             self._children = np.bincount(pop.district[self._child], minlength=model.city.n_districts)
         self._week = model.week
 
@@ -55,23 +56,22 @@ class Recording:
             counts = np.maximum(np.bincount(pop.district, minlength=d), 1)[:, None]
             rec.risk_mean[t, :, :-1] = (model.district_matrix @ pop.x) / counts
             rec.risk_mean[t, :, -1] = model.visibility
-        child = self._child
         rec.children[t] = self._children
         known = model.social.known
         rec.known[t] = np.bincount(pop.district[known], minlength=d)
         rec.groups[t] = np.bincount(self._gkey + st, minlength=rec.groups[t].size).reshape(
             rec.groups[t].shape)
         net = model.network
-        teen = self._teen
+        tk = np.bincount(self._teen_key + st, minlength=10)  # (teen, stage) counts
         active = net.active & net.members
         rec.network[t] = (
             active.sum(), (active & (net.youth >= 0)).sum(),
             (net.status == rc.INCARCERATED).sum(), model.involvement.open_total,
-            (teen & ((st == rc.PERIPHERAL) | (st == rc.MEMBER))).sum(), teen.sum(),
+            tk[5 + rc.PERIPHERAL] + tk[5 + rc.MEMBER], tk[5:].sum(),
             model.cost_this_step, (active & net.boy).sum(),
             (net.active & (net.tier == rc.PERIPHERAL_RECRUITER)).sum(),
             net.outside[net.active].sum(), model.criminal_network.expired,
-            (teen & (st == rc.NORM_BREAKING)).sum(), known.sum(), child.sum(),
+            tk[5 + rc.NORM_BREAKING], known.sum(), self._children.sum(),
         )
         if t % 52 == 51:  # end of the school year: year-9 pupils' eligibility
             y9 = np.flatnonzero(pop.cohort == YEAR9_COHORT)

@@ -28,6 +28,7 @@ from sim.rng import entity_keys, keyed_uniform
 RATE_EVERY = 4
 KEY_REPORT = 101
 REPEAT_WEEKS = 26  # a concern stays "recent" for half a year after a report
+NO_CASE = np.iinfo(np.int32).max  # case end week of a youth without an open case
 
 
 class SocialServices:
@@ -36,7 +37,7 @@ class SocialServices:
     def __init__(self, model: Any):
         n = model.pop.n
         self.known = np.zeros(n, bool)
-        self.case_end = np.zeros(n, np.int32)
+        self.case_end = np.full(n, NO_CASE, np.int32)
         self.last_report = np.full((n, len(dt.CHANNELS)), -10_000, np.int32)  # week per channel
         self.reports = np.zeros(n, np.int32)   # reports in the run (children)
         self.report_year = np.full(n, -10_000, np.int32)
@@ -44,16 +45,18 @@ class SocialServices:
         self._fam = self._beh = None
         self._rate_week = -1
         self._key: tuple = ()
+        self._pending = np.zeros(0, np.int64)
 
     def forget(self, slots: np.ndarray) -> None:
         """Newcomers in reused slots start with no history."""
         self.known[slots] = False
-        self.case_end[slots] = 0
+        self.case_end[slots] = NO_CASE
         self.last_report[slots] = -10_000
         self.reports[slots] = 0
         self.report_year[slots] = -10_000
         self.last_any[slots] = -10_000
         self._rate_week = -1
+        self._pending = np.zeros(0, np.int64)
 
     # ---- hazards ------------------------------------------------------------------------------
     def _base_rates(self, model: Any) -> None:
@@ -71,37 +74,58 @@ class SocialServices:
         share[1, 0] *= min(model.info_share, 1.0) / dt.DEFAULT_INFO_SHARE
         return share
 
-    def total_rate(self, model: Any) -> np.ndarray:
-        """Yearly hazard of any report (or, from 18, any contact) per youth this week."""
+    def _rates_of(self, model: Any, idx: np.ndarray | None) -> np.ndarray:
+        """Weekly report probabilities of youths `idx` (all if None) from the cached parts."""
+        sel = slice(None) if idx is None else idx
+        rate = self._beh_total[sel] * dt.STAGE_BEHAVIOUR[model.stage[sel]]
+        rate += self._fam_total[sel]
+        recent = self.last_any[sel] > model.week - REPEAT_WEEKS
+        rate[recent] *= np.float32(model.p["report_repeat_mult"])
+        if model.report_mult_active:
+            rate *= model.report_mult[sel]
+        return weekly_prob(rate).astype(np.float32)
+
+    def weekly_probs(self, model: Any) -> np.ndarray:
+        """Probability of any report (or, from 18, any contact) per youth this week.
+
+        Recomputed in full every RATE_EVERY weeks (or when a measure changes the channels); in
+        between only for youths whose stage changed, who were reported last week (a concern
+        becomes recent) or whose report stopped being recent: the same values as a full
+        recomputation with the monthly base rates, at a fraction of the cost."""
         share = self._shares(model)
         key = tuple(share.ravel())
-        if self._rate_week < 0 or model.week - self._rate_week >= RATE_EVERY or key != self._key:
+        if (self._rate_week < 0 or model.week - self._rate_week >= RATE_EVERY or key != self._key
+                or model.report_mult_active):
             self._base_rates(model)
             adult_share = share[1, 1] + share[1, 2]
             self._fam_total = (self._fam * share[0].sum()).astype(np.float32)
             self._beh_total = (self._beh * np.where(self._child, share[1].sum(), adult_share)
                                ).astype(np.float32)
             self._key = key
-        rate = self._beh_total * dt.STAGE_BEHAVIOUR[model.stage]
-        rate += self._fam_total
-        recent = np.flatnonzero(self.last_any > model.week - REPEAT_WEEKS)
-        rate[recent] *= np.float32(model.p["report_repeat_mult"])
-        if model.report_mult_active:
-            rate = rate * model.report_mult
-        return rate
+            self._p = self._rates_of(model, None)
+            self._stage = model.stage.copy()
+        else:
+            changed = np.flatnonzero(model.stage != self._stage)
+            ended = np.flatnonzero(self.last_any == model.week - REPEAT_WEEKS)
+            idx = np.unique(np.concatenate([changed, ended, self._pending]))
+            if idx.size:
+                self._p[idx] = self._rates_of(model, idx)
+                self._stage[idx] = model.stage[idx]
+        return self._p
 
     # ---- the weekly process -------------------------------------------------------------------
     def step(self, model: Any, u: np.ndarray | None = None, record: bool = True) -> None:
         week, pop = model.week, model.pop
-        closing = np.flatnonzero(self.known & (self.case_end <= week))
+        closing = np.flatnonzero(self.case_end <= week)  # only open cases have an end week
         if closing.size:
             self.known[closing] = False
+            self.case_end[closing] = NO_CASE
             if record:
                 model.events.log("case_closed", closing)
         if u is None:
             u = model.streams["reports"].random(pop.n, dtype=np.float32)
-        rate = self.total_rate(model)
-        hit = np.flatnonzero(u < weekly_prob(rate))
+        hit = np.flatnonzero(u < self.weekly_probs(model))
+        self._pending = hit
         if hit.size == 0:
             return
         key = entity_keys(model.seed_value, KEY_REPORT, pop.person_id[hit], week)
