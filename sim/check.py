@@ -99,6 +99,12 @@ def check_calibration(path: Path, raw: Any = None) -> str:
         raise CalibrationError(where, "(top level)", "a mapping of calibration sections "
                                f"({', '.join(CALIBRATION_SCHEMAS)})", type(raw).__name__)
     check_keys(raw, where, "", CalibrationError)
+    if "parameters" in raw:  # an ABC-SMC calibration (uvts calibrate): its own strict loader
+        from sim.calibrate import load_calibration
+
+        spec = load_calibration(path)
+        return (f"{len(spec.targets)} targets, {len(spec.validation)} validation, "
+                f"{len(spec.parameters)} parameters")
     parts = []
     for section, value in raw.items():
         schema = CALIBRATION_SCHEMAS.get(section)

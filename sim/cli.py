@@ -62,7 +62,7 @@ def confirm_runs(n_runs: int, yes: bool, where: str, field: str, what: str) -> N
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sim import plots, results, runner
+    from sim import ensemble, plots, results, runner
     from sim.outputs import OutputFolder
     from sim.params import resolve
     from sim.population import load_city
@@ -77,8 +77,10 @@ def _run(args: argparse.Namespace) -> int:
     workers = args.workers or runner.default_workers(reps)
     t0 = time.perf_counter()
     with OutputFolder(out, "run"):
-        runs = runner.run_scenario(scen, seed, reps, workers=workers, progress=not args.quiet,
-                                   micro_data=args.events)
+        draws = ensemble.from_args(args)  # ensemble parameters / drawn effects, or None
+        tasks = [ensemble.draw_task((scen, r, seed, None, None, args.events), draws)
+                 for r in range(reps)]
+        runs = runner.run_many(tasks, workers, desc=scen.name, progress=not args.quiet)
         tables = results.runs_tables(runs, load_city().districts, scen.start_year)
         for name, df in tables.items():
             results.write_table(df, out / (f"{name}.csv" if name in (
@@ -101,7 +103,9 @@ def _run(args: argparse.Namespace) -> int:
         params = resolve(scen.parameters)
         results.write_json(results.manifest([scen], seed,
                                             [replicate_seed(seed, r) for r in range(reps)],
-                                            params, " ".join(sys.argv)), out / "manifest.json")
+                                            params, " ".join(sys.argv))
+                           | {"uncertainty": draws.describe() if draws else "fixed"},
+                           out / "manifest.json")
     if not args.quiet:
         print(f"{scen.label(args.lang)}: {reps} replicates in {time.perf_counter() - t0:.1f} s")
         print(stats[["mean", "5%", "95%"]].round(3).to_string())
@@ -180,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "(stage changes, reports of concern, intervention starts)")
     add_input_options(run)
     run.set_defaults(func=_run)
+    from sim.ensemble import add_arguments as ensemble_arguments
+    ensemble_arguments(run)
     cmp_ = sub.add_parser("compare", help="compare scenarios with paired seeds")
     cmp_.add_argument("scenarios", nargs="+", help="two or more scenario files; the first is "
                       "the reference")
@@ -194,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     add_input_options(cmp_)
     cmp_.set_defaults(func=_compare)
+    ensemble_arguments(cmp_, compare=True)
     chk = sub.add_parser("check", help="validate scenario, experiment and calibration files "
                          "without running them (exit 0 only if all are valid)",
                          description="Validate input files (or every .yaml file in a folder) "
@@ -222,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
         register = None
     if register is not None:
         register(sub)
+    from sim.cli_calibrate import register as register_calibrate  # `uvts calibrate`
+    register_calibrate(sub)
     return parser
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim import plots, results, runner
+from sim import ensemble, plots, results, runner
 from sim.errors import ScenarioError
 from sim.labels import label
 from sim.params import resolve
@@ -256,9 +256,10 @@ def plan_period(first: Scenario, other: Scenario) -> tuple[float, float] | None:
 
 def department_contributions(first: Scenario, other: Scenario, seed: int, reps: int,
                              workers: int, full: pd.DataFrame, progress: bool,
-                             by: str = "department") -> pd.DataFrame:
+                             by: str = "department",
+                             draws: ensemble.Draws | None = None) -> pd.DataFrame:
     """Recruits each department's (or, with by="level", each prevention level's) measures
-    prevent within the first scenario (leave one out)."""
+    prevent within the first scenario (leave one out), with the full runs' draws."""
     other_ids = {s.id for s in other.specs()}
     specs = first.specs()
     depts = sorted({getattr(s, by) for s in specs if s.id not in other_ids})
@@ -266,6 +267,7 @@ def department_contributions(first: Scenario, other: Scenario, seed: int, reps: 
         return pd.DataFrame()
     tasks = [(first, r, seed, None, [s for s in specs if getattr(s, by) != d or s.id in other_ids])
              for d in depts for r in range(reps)]
+    tasks = [ensemble.draw_task(t, draws) for t in tasks]  # same draws as the full runs
     runs = runner.run_many(tasks, workers, desc="departments", progress=progress)
     base = full[full["scenario"] == first.name].set_index("replicate")[HEADLINE]
     rows = []
@@ -314,7 +316,8 @@ def compare_main(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("results") / ("compare_" + "_vs_".join(names)))
     workers = args.workers or runner.default_workers(reps * len(scens))
     t0 = time.perf_counter()
-    tasks = [(s, r, seed) for s in scens for r in range(reps)]
+    draws = ensemble.from_args(args)  # ensemble parameters / drawn effects, or None
+    tasks = [ensemble.draw_task((s, r, seed), draws) for s in scens for r in range(reps)]
     runs = runner.run_many(tasks, workers, desc="scenarios", progress=not args.quiet)
     districts = load_city().districts
     rep = per_replicate(runs)
@@ -322,11 +325,15 @@ def compare_main(args: argparse.Namespace) -> int:
     horizon = horizon_tag(first.start_year, first.years)
     en_labels = {s.name: s.label("en") for s in scens}
     repl = replacement(runs, first.name)
-    summary = summary_table(rep, first.name, horizon, en_labels, repl)
+    summary = ensemble.attach(summary_table(rep, first.name, horizon, en_labels, repl), rep,
+                              first.name, reps)
     depts = pd.DataFrame() if args.no_departments else department_contributions(
-        first, scens[1], seed, reps, workers, rep, not args.quiet)
+        first, scens[1], seed, reps, workers, rep, not args.quiet, draws=draws)
     levels = pd.DataFrame() if args.no_departments else department_contributions(
-        first, scens[1], seed, reps, workers, rep, not args.quiet, by="level")
+        first, scens[1], seed, reps, workers, rep, not args.quiet, by="level", draws=draws)
+    decomp = ensemble.decompose(scens, reps, seed, draws or ensemble.Draws(), workers, rep,
+                                progress=not args.quiet) if getattr(args, "decompose", False) \
+        else None
     out.mkdir(parents=True, exist_ok=True)
     tables = results.runs_tables(runs, districts, first.start_year)
     from sim.interventions.ledger import ledger_tables
@@ -342,6 +349,8 @@ def compare_main(args: argparse.Namespace) -> int:
     results.write_table(summary, out / "summary.csv")
     results.write_table(comparisons_table(rep, first.name, horizon, en_labels, repl),
                         out / "comparisons.csv")
+    if decomp is not None:
+        results.write_table(decomp, out / "variance_decomposition.csv")
     results.write_table(district_table(dist, first.name, horizon), out / "summary_by_district.csv")
     if not depts.empty:
         results.write_table(depts.round(1), out / "departments.csv")
@@ -358,10 +367,12 @@ def compare_main(args: argparse.Namespace) -> int:
         "plan_period": list(plan) if plan else None,
         "labels": {lang: {s.name: s.label(lang) for s in scens} for lang in ("en", "sv")},
     }
+    man["uncertainty"] = draws.describe() if draws else "fixed"
     results.write_json(man, out / "manifest.json")
     if not args.quiet:
         _report(summary, depts, first, reps, time.perf_counter() - t0, out, args.lang,
                 {s.name: s.label(args.lang) for s in scens})
+        ensemble.report(summary, decomp, draws, reps, {s.name: s.label(args.lang) for s in scens})
     return 0
 
 
