@@ -37,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="replace each local worker process after N runs (if memory grows)")
     sw.add_argument("--lang", choices=("en", "sv"), default="en", help="language of plot labels")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    from sim.cli import add_input_options
+
+    add_input_options(sw)
     sw.set_defaults(handler=cmd_sweep)
 
     an = subparsers.add_parser("analyze", help="sensitivity analysis of a sweep directory",
@@ -48,22 +51,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run the sweep, then (unless --no-analyze) the analysis."""
+    from sim.cli import confirm_runs
+    from sim.errors import UsageError
     from sim.experiment import load_experiment
+    from sim.inputs import safe_name
+    from sim.outputs import check_sweep_out, write_files_manifest
     from sim.sweep import run_sweep
 
-    try:
-        exp = load_experiment(args.experiment)
-        out = args.out or DEFAULT_OUT / exp.name
-        res = run_sweep(exp, out, workers=args.workers, dask=args.dask, limit=args.limit,
-                        progress=not args.quiet, recycle=args.recycle)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    for opt, lo in (("workers", 0), ("limit", 1), ("recycle", 1)):
+        value = getattr(args, opt)
+        if value is not None and not lo <= value <= 10**9:
+            raise UsageError("command line", f"--{opt}", f"a whole number from {lo}", value)
+    exp = load_experiment(args.experiment)
+    out = args.out or DEFAULT_OUT / safe_name(exp.name)
+    check_sweep_out(Path(out))
+    n = exp.n_runs if args.limit is None else min(exp.n_runs, args.limit)
+    confirm_runs(n, args.yes, str(args.experiment), "samples", exp.describe_runs())
+    if not args.quiet:
+        print(f"{exp.name}: {exp.describe_runs()}"
+              + (f"; at most {args.limit:,} this time" if args.limit else ""), file=sys.stderr)
+    res = run_sweep(exp, out, workers=args.workers, dask=args.dask, limit=args.limit,
+                    progress=not args.quiet, recycle=args.recycle)
+    files = sorted(str(p.relative_to(out)) for p in Path(out).rglob("*")
+                   if p.is_file() and not p.name.startswith("."))
+    write_files_manifest(Path(out), "sweep", files)
+    if res.interrupted:
+        print(f"uvts: interrupted: {res.n_done}/{res.n_tasks} runs done and saved in {out}; run "
+              "the same command again to resume", file=sys.stderr)
+        return 130
     print(f"{res.n_done}/{res.n_tasks} runs done ({res.n_run} this time, "
           f"{res.wall_s:.1f} s); results in {out / 'results.parquet'}")
-    if res.interrupted:
-        print("interrupted: run the same command again to resume", file=sys.stderr)
-        return 130
     if res.n_failed:
         print(f"{res.n_failed} runs failed: see {out / 'failures.csv'}; run the same command "
               "again to retry them", file=sys.stderr)
@@ -73,8 +90,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    """Analyse a sweep directory."""
-    return _analyze(args.out_dir, args.lang)
+    """Analyse a sweep directory (refused for a folder that holds no sweep)."""
+    from sim.outputs import acquire_lock, require_sweep_folder
+
+    require_sweep_folder(args.out_dir)
+    lock = acquire_lock(args.out_dir)
+    try:
+        return _analyze(args.out_dir, args.lang)
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 def _analyze(out: Path, lang: str) -> int:
@@ -83,7 +107,7 @@ def _analyze(out: Path, lang: str) -> int:
     try:
         tables = analyze(out, lang=lang)
     except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"uvts: error: {exc}", file=sys.stderr)
         return 1
     names = ", ".join(f"{k} ({len(v)} rows)" for k, v in tables.items())
     print(f"analysis: {names} in {Path(out) / 'analysis'}")
@@ -95,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.cli_sweep")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.handler(args)
+    from sim.cli import run_handler
+
+    return run_handler(args.handler, args, debug=False)
 
 
 if __name__ == "__main__":

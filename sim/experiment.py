@@ -1,8 +1,12 @@
 """Experiment files: what a sweep varies, how it samples, which outputs it records.
 
-An experiment is a YAML file (see `experiments/README.md`) loaded with `yaml.safe_load` and
-validated here. Every error names the file and the field. Relative scenario paths are looked up
-next to the experiment file first, then in the repository root, then in the working directory.
+An experiment is a YAML file (see `experiments/README.md`) read through the input boundary
+(`sim.inputs`: strict YAML, strict types) and validated here. Every error names the file and the
+field. Relative scenario paths are looked up next to the experiment file first, then in the
+repository root, then in the working directory, and must lie inside the project's scenarios, the
+experiment's folder or the user's --search-path. The number of model runs an experiment implies
+(`n_runs`) is bounded: above `MAX_RUNS` the sweep needs `--yes`, above `HARD_MAX_RUNS` it is
+refused.
 """
 
 from __future__ import annotations
@@ -12,19 +16,31 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
-from sim.errors import InputError
+from sim.errors import ExperimentError, InputError, ParameterError
+from sim.inputs import (
+    StrictInput,
+    check_name,
+    describe_validation,
+    one_of,
+    outside_range_allowed,
+    read_mapping,
+    reference,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 METHODS = ("morris", "sobol", "grid", "lhs")
 MODELS = ("uvts", "ishigami")
 ISHIGAMI_OUTPUTS = ("y", "noise")
+MAX_RUNS = 10_000           # model runs a sweep may imply without --yes
+HARD_MAX_RUNS = 2_000_000   # model runs a sweep may imply at all
+MAX_REPLICATES = 10_000
+MAX_LEVELS = 100
 
 
 @dataclass(frozen=True)
@@ -53,12 +69,12 @@ ISHIGAMI_PARAMETERS: dict[str, ParamInfo] = {
 }
 
 
-class _RangeOverride(BaseModel):
+class _RangeOverride(StrictInput):
     model_config = ConfigDict(extra="forbid")
     range: tuple[float, float] | None = None
 
 
-class _RawExperiment(BaseModel):
+class _RawExperiment(StrictInput):
     """The file as written (before names, ranges and paths are resolved)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -72,12 +88,12 @@ class _RawExperiment(BaseModel):
     parameters: list[str] | dict[str, _RangeOverride | None]
     fixed: dict[str, float] = Field(default_factory=dict)
     method: Literal["morris", "sobol", "grid", "lhs"]
-    samples: int = Field(gt=0)
-    levels: int = Field(default=4, ge=2)
+    samples: int = Field(gt=0, le=HARD_MAX_RUNS)
+    levels: int = Field(default=4, ge=2, le=MAX_LEVELS)
     second_order: bool = False
-    replicates: int = Field(default=1, gt=0)
+    replicates: int = Field(default=1, gt=0, le=MAX_REPLICATES)
     outputs: list[str] = Field(min_length=1)
-    seed: int = Field(default=12345, ge=0)
+    seed: int = Field(default=12345, ge=0, le=2**32 - 1)
 
     @field_validator("outputs")
     @classmethod
@@ -106,6 +122,25 @@ class Experiment:
     outputs: tuple[str, ...]
     seed: int
     description: str = ""
+    # parameter values outside their plausible range, allowed with --allow-outside-range
+    outside_range: Mapping[str, dict] = field(default_factory=dict, compare=False)
+
+    @property
+    def n_points(self) -> int:
+        """Parameter points of the design."""
+        return design_points(self.method, len(self.parameters), self.samples, self.second_order)
+
+    @property
+    def n_runs(self) -> int:
+        """Model runs the experiment implies: points x replicates x scenarios."""
+        return self.n_points * self.replicates * max(1, len(self.scenarios))
+
+    def describe_runs(self) -> str:
+        """'220 runs (220 points x 1 replicate x 1 scenario)'."""
+        n_scen = max(1, len(self.scenarios))
+        return (f"{self.n_runs:,} runs ({self.n_points:,} points x {self.replicates} "
+                f"replicate{'s' if self.replicates != 1 else ''} x {n_scen} "
+                f"scenario{'s' if n_scen != 1 else ''})")
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -181,18 +216,23 @@ def model_parameters(model: str) -> Mapping[str, ParamInfo]:
     }
 
 
+def design_points(method: str, k: int, samples: int, second_order: bool = False) -> int:
+    """Parameter points of a design: Morris r (k + 1), Sobol N (k + 2) or N (2k + 2), grid n^k,
+    Latin hypercube n."""
+    if method == "morris":
+        return samples * (k + 1)
+    if method == "sobol":
+        return samples * (2 * k + 2 if second_order else k + 2)
+    if method == "grid":
+        return samples ** k
+    return samples
+
+
 def load_experiment(path: str | Path) -> Experiment:
-    """Read and validate an experiment file; raise InputError naming file and field."""
+    """Read and validate an experiment file; raise an InputError naming file and field."""
     path = Path(path)
     where = str(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(where, "(file)", "an existing experiment file") from None
-    except yaml.YAMLError as exc:
-        raise InputError(where, "(file)", f"valid YAML ({exc})") from None
-    if not isinstance(raw, Mapping):
-        raise InputError(where, "(file)", "a mapping of experiment fields", type(raw).__name__)
+    raw = read_mapping(path, ExperimentError, "experiment file")
     return parse_experiment(raw, where=where, base=path.resolve().parent,
                             default_name=path.stem, source=path)
 
@@ -200,12 +240,17 @@ def load_experiment(path: str | Path) -> Experiment:
 def parse_experiment(raw: Mapping, where: str = "experiment", base: Path | None = None,
                      default_name: str = "experiment", source: Path | None = None) -> Experiment:
     """Validate an experiment given as a mapping (as from YAML)."""
+    if not isinstance(raw, Mapping):
+        raise ExperimentError(where, "(top level)", "a mapping of experiment fields",
+                              type(raw).__name__)
     try:
         spec = _RawExperiment.model_validate(dict(raw))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(file)"
-        raise InputError(where, field, err["msg"], err.get("input")) from None
+        field_, expected, got = describe_validation(exc)
+        raise ExperimentError(where, field_ if field_ != "(entry)" else "(file)", expected,
+                              got) from None
+    if spec.name is not None:
+        check_name(spec.name, where, "name", ExperimentError)
     catalogue = model_parameters(spec.model)
     scenarios = _scenarios(spec, where, base)
     params = _parameters(spec, catalogue, where)
@@ -213,46 +258,72 @@ def parse_experiment(raw: Mapping, where: str = "experiment", base: Path | None 
     _check_method(spec, len(params), where)
     _check_outputs(spec, where)
     _check_columns(spec, params, where, len(scenarios))
-    return Experiment(
+    outside = _outside_range(params, fixed, catalogue, where)
+    if spec.model == "uvts":  # refuse a bad scenario now, not after the output folder is made
+        from sim.scenario import load_scenario
+
+        for p in scenarios:
+            load_scenario(p)
+    exp = Experiment(
         name=spec.name or default_name, path=source, model=spec.model, scenarios=scenarios,
         difference=spec.difference, parameters=params, fixed=fixed, method=spec.method,
         samples=spec.samples, levels=spec.levels, second_order=spec.second_order,
         replicates=spec.replicates, outputs=tuple(spec.outputs), seed=spec.seed,
-        description=spec.description,
+        description=spec.description, outside_range=outside,
     )
+    if exp.n_runs > HARD_MAX_RUNS:
+        field_ = "replicates" if exp.n_points <= HARD_MAX_RUNS else "samples"
+        raise ExperimentError(where, field_, f"an experiment of at most {HARD_MAX_RUNS:,} model "
+                              f"runs (this one implies {exp.describe_runs()})",
+                              getattr(spec, field_))
+    return exp
+
+
+def _outside_range(params: Mapping[str, tuple[float, float]], fixed: Mapping[str, float],
+                   catalogue: Mapping[str, ParamInfo], where: str) -> dict[str, dict]:
+    """Swept ranges and fixed values outside the plausible ranges: refused unless allowed."""
+    out: dict[str, dict] = {}
+    items = [(f"parameters.{n}.range", n, r) for n, r in params.items()]
+    items += [(f"fixed.{n}", n, (v, v)) for n, v in fixed.items()]
+    for field_, name, (lo, hi) in items:
+        plo, phi = catalogue[name].range
+        if plo <= lo and hi <= phi:
+            continue
+        if not outside_range_allowed():
+            raise ParameterError(where, field_, f"values inside the plausible range [{plo}, {phi}] "
+                                 f"of {name}; to use them anyway, run with --allow-outside-range",
+                                 [lo, hi] if lo != hi else lo)
+        out[name] = {"used": [lo, hi] if lo != hi else lo, "range": [plo, phi]}
+    return out
 
 
 def _scenarios(spec: _RawExperiment, where: str, base: Path | None) -> tuple[Path, ...]:
     if spec.scenario is not None and spec.scenarios is not None:
-        raise InputError(where, "scenarios", "either 'scenario' or 'scenarios', not both")
+        raise ExperimentError(where, "scenarios", "either 'scenario' or 'scenarios', not both")
     names = [spec.scenario] if spec.scenario is not None else list(spec.scenarios or [])
     field = "scenario" if spec.scenario is not None else "scenarios"
     if spec.scenarios is not None and len(names) not in (1, 2):
-        raise InputError(where, "scenarios", "a list of one or two scenario files", names)
+        raise ExperimentError(where, "scenarios", "a list of one or two scenario files", names)
     if not names and spec.model == "uvts":
-        raise InputError(where, "scenario", "a scenario file (or 'scenarios: [A, B]')")
+        raise ExperimentError(where, "scenario", "a scenario file (or 'scenarios: [A, B]')")
     if spec.difference and len(names) != 2:
-        raise InputError(where, "difference", "two scenarios ('scenarios: [A, B]')", names)
+        raise ExperimentError(where, "difference", "two scenarios ('scenarios: [A, B]')", names)
     paths = tuple(_find_file(n, base, where, field) for n in names)
     if len(paths) == 2 and paths[0] == paths[1]:
-        raise InputError(where, "scenarios", "two different scenario files", names)
+        raise ExperimentError(where, "scenarios", "two different scenario files", names)
     return paths
 
 
 def _find_file(name: str, base: Path | None, where: str, field: str) -> Path:
-    p = Path(name)
-    candidates = [p] if p.is_absolute() else [d / p for d in (base, REPO_ROOT, Path.cwd()) if d]
-    for c in candidates:
-        if c.is_file():
-            return c.resolve()
-    tried = ", ".join(str(c) for c in candidates)
-    raise InputError(where, field, f"an existing scenario file (looked in: {tried})", name)
+    bases = [d for d in (base, REPO_ROOT, Path.cwd()) if d]
+    return reference(name, where, base or Path.cwd(), field, ExperimentError, "scenario file",
+                     bases=bases)
 
 
 def _unknown(name: str, catalogue: Mapping, where: str, field: str) -> InputError:
     close = difflib.get_close_matches(name, list(catalogue), n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return InputError(where, field, f"a known parameter name{hint}", name)
+    return ExperimentError(where, field, f"a known parameter name{hint}", name)
 
 
 def _parameters(spec: _RawExperiment, catalogue: Mapping[str, ParamInfo],
@@ -265,23 +336,23 @@ def _parameters(spec: _RawExperiment, catalogue: Mapping[str, ParamInfo],
         if name not in catalogue:
             raise _unknown(name, catalogue, where, "parameters")
         if name in params:
-            raise InputError(where, field, "each parameter listed once", name)
+            raise ExperimentError(where, field, "each parameter listed once", name)
         rng = body.range if body is not None and body.range is not None else catalogue[name].range
         params[name] = _check_range(catalogue[name], tuple(rng), where, f"{field}.range")
     if not params:
-        raise InputError(where, "parameters", "at least one parameter to vary")
+        raise ExperimentError(where, "parameters", "at least one parameter to vary")
     return params
 
 
 def _check_range(info: ParamInfo, rng: tuple[float, float], where: str,
                  field: str) -> tuple[float, float]:
-    lo, hi = float(rng[0]), float(rng[1])
+    lo, hi = float(rng[0]), float(rng[1])  # finite numbers (StrictInput)
     blo, bhi = info.bounds
     ok = math.isfinite(lo) and math.isfinite(hi) and lo < hi
     ok = ok and (blo is None or lo >= blo) and (bhi is None or hi <= bhi)
     if not ok:
         bounds = f"[{'-inf' if blo is None else blo}, {'inf' if bhi is None else bhi}]"
-        raise InputError(where, field, f"[lo, hi] with lo < hi inside the hard bounds {bounds}",
+        raise ExperimentError(where, field, f"[lo, hi] with lo < hi inside the hard bounds {bounds}",
                          [lo, hi])
     return lo, hi
 
@@ -293,27 +364,27 @@ def _fixed(spec: _RawExperiment, catalogue: Mapping[str, ParamInfo],
         if name not in catalogue:
             raise _unknown(name, catalogue, where, "fixed")
         if name in params:
-            raise InputError(where, f"fixed.{name}", "a parameter that is not also varied", name)
+            raise ExperimentError(where, f"fixed.{name}", "a parameter that is not also varied", name)
         info = catalogue[name]
         blo, bhi = info.bounds
         if not math.isfinite(value) or (blo is not None and value < blo) or (
                 bhi is not None and value > bhi):
-            raise InputError(where, f"fixed.{name}", f"a finite number within {info.bounds}", value)
+            raise ExperimentError(where, f"fixed.{name}", f"a finite number within {info.bounds}", value)
         fixed[name] = float(value)
     return fixed
 
 
 def _check_method(spec: _RawExperiment, k: int, where: str) -> None:
     if spec.method == "sobol" and spec.samples & (spec.samples - 1):
-        raise InputError(where, "samples", "a power of two for Sobol (e.g. 64, 512, 1024)",
+        raise ExperimentError(where, "samples", "a power of two for Sobol (e.g. 64, 512, 1024)",
                          spec.samples)
     if spec.method == "morris" and spec.samples < 2:
-        raise InputError(where, "samples", "at least 2 Morris trajectories", spec.samples)
+        raise ExperimentError(where, "samples", "at least 2 Morris trajectories", spec.samples)
     if spec.method == "grid" and spec.samples ** k > 1_000_000:
-        raise InputError(where, "samples", f"a grid of at most 10^6 points ({spec.samples}^{k})",
+        raise ExperimentError(where, "samples", f"a grid of at most 10^6 points ({spec.samples}^{k})",
                          spec.samples)
     if spec.method == "sobol" and k < 2:
-        raise InputError(where, "parameters", "at least two parameters for Sobol", k)
+        raise ExperimentError(where, "parameters", "at least two parameters for Sobol", k)
 
 
 def _check_outputs(spec: _RawExperiment, where: str) -> None:
@@ -325,10 +396,8 @@ def _check_outputs(spec: _RawExperiment, where: str) -> None:
         return
     for name in spec.outputs:
         if name not in known:
-            close = difflib.get_close_matches(name, list(known), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise InputError(where, "outputs", f"known output names{hint}: {', '.join(known)}",
-                             name)
+            raise ExperimentError(where, "outputs", f"known output names: {one_of(known, name)}",
+                                  name)
 
 
 RESERVED_COLUMNS = ("task_id", "point", "replicate", "seed", "wall_s", "worker")
@@ -339,11 +408,11 @@ def _check_columns(spec: _RawExperiment, params: Mapping, where: str, n_scenario
     outs = set(output_columns(spec.outputs, labels, spec.difference)) | set(spec.outputs)
     for name in params:
         if name in outs or name in RESERVED_COLUMNS:
-            raise InputError(where, f"parameters.{name}", "a name that is not an output or one of "
+            raise ExperimentError(where, f"parameters.{name}", "a name that is not an output or one of "
                              + ", ".join(RESERVED_COLUMNS), name)
     for name in spec.outputs:
         if name in RESERVED_COLUMNS:
-            raise InputError(where, "outputs", "names other than " + ", ".join(RESERVED_COLUMNS),
+            raise ExperimentError(where, "outputs", "names other than " + ", ".join(RESERVED_COLUMNS),
                              name)
 
 

@@ -25,15 +25,14 @@ An effect whose source is an assumption must have a range that includes zero.
 
 from __future__ import annotations
 
-import glob
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from sim.errors import ScenarioError
+from sim.inputs import YEAR_BOUNDS, StrictInput, describe_validation, expand_uses
 from sim.population import COMPULSORY, PRESCHOOL, UPPER_SECONDARY, load_city
 from sim.risk import FACTOR_INDEX, FACTORS, PLACE_FACTOR
 
@@ -52,9 +51,13 @@ ALLOWED = {
 SCHOOL_TYPES = {"preschool": PRESCHOOL, "compulsory": COMPULSORY,
                 "upper_secondary": UPPER_SECONDARY}
 INTAKE_EVERY = 4  # weeks between programme intake rounds
+# Hard bounds of an effect's value and range: d (standardised mean differences) within ±1 SD;
+# shares and probabilities within ±1; proportional changes of a rate from -100% to +500%.
+EFFECT_BOUNDS = {**{k: (-1.0, 1.0) for k in BEHAVIOURAL},
+                 **{k: (-1.0, 5.0) for k in (*SYSTEM[:4], "incapacitation")}}
 
 
-class Effect(BaseModel):
+class Effect(StrictInput):
     """One effect of an intervention, with its evidence."""
 
     model_config = ConfigDict(extra="forbid")
@@ -74,14 +77,15 @@ class Effect(BaseModel):
         return self
 
 
-class Target(BaseModel):
+class Target(StrictInput):
     """Who an intervention can reach."""
 
     model_config = ConfigDict(extra="forbid")
     ages: tuple[float, float] = (3, 20)
-    districts: list[str] | None = None
-    school_types: list[Literal["preschool", "compulsory", "upper_secondary"]] | None = None
-    stages: list[int] = Field(default_factory=lambda: [0, 1, 2, 3])
+    districts: list[str] | None = Field(None, min_length=1)
+    school_types: list[Literal["preschool", "compulsory", "upper_secondary"]] | None = \
+        Field(None, min_length=1)
+    stages: list[int] = Field(default_factory=lambda: [0, 1, 2, 3], min_length=1)
     risk_threshold: float = Field(0.0, ge=0.0, le=1.0)
     risk_factor: str | None = None  # None: mean of the six factors
 
@@ -95,10 +99,13 @@ class Target(BaseModel):
             raise ValueError(f"risk_factor must be one of {list(FACTORS)}")
         if any(s not in (0, 1, 2, 3) for s in self.stages):
             raise ValueError("stages are 0 (none) to 3 (member)")
+        if not 0 <= self.ages[0] <= self.ages[1] <= 25:
+            raise ValueError(f"ages [youngest, oldest] with 0 <= youngest <= oldest <= 25, "
+                             f"found {list(self.ages)}")
         return self
 
 
-class InterventionSpec(BaseModel):
+class InterventionSpec(StrictInput):
     """An intervention as data (see the module docstring)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -110,23 +117,23 @@ class InterventionSpec(BaseModel):
     level: Literal["universal", "selective", "indicated", "not_targeted"] = "universal"
     catalogue_number: int | None = None
     target: Target = Field(default_factory=Target)
-    capacity_per_year: float | None = Field(None, ge=0)
+    capacity_per_year: float | None = Field(None, ge=0, le=100_000)  # Umeå has ~30,000 youths
     uptake: float | None = Field(None, ge=0.0, le=1.0)
     uptake_source: str = ""
     requires_detection: bool = False
     selection: Literal["highest_risk", "random"] = "highest_risk"
-    delay_weeks: int = Field(0, ge=0)
-    duration_weeks: int = Field(52, ge=1)
-    decay_half_life_weeks: float = Field(26.0, gt=0)
+    delay_weeks: int = Field(0, ge=0, le=2600)  # at most 50 years
+    duration_weeks: int = Field(52, ge=1, le=2600)
+    decay_half_life_weeks: float = Field(26.0, gt=0, le=5200)
     effects: list[Effect] = Field(default_factory=list)
-    cost_sek_per_year: float = Field(0.0, ge=0)
+    cost_sek_per_year: float = Field(0.0, ge=0, le=1e10)
     cost_source: str = ""
     start: float = 2024.0
     end: float | None = None
-    top_k: int | None = Field(None, ge=1)
-    interval_weeks: int = Field(1, ge=1)
+    top_k: int | None = Field(None, ge=1, le=1000)
+    interval_weeks: int = Field(1, ge=1, le=2600)
     displacement: float = Field(0.0, ge=0.0, le=1.0)
-    scale: float = Field(1.0, ge=0.0)
+    scale: float = Field(1.0, ge=0.0, le=100.0)
     notes: str = ""
 
     @model_validator(mode="after")
@@ -140,6 +147,9 @@ class InterventionSpec(BaseModel):
             raise ValueError("a programme needs capacity_per_year")
         if self.type == "place" and not (self.top_k or self.target.districts):
             raise ValueError("a place action needs target.districts or top_k")
+        for when in (self.start, self.end):
+            if when is not None and not YEAR_BOUNDS[0] <= when <= YEAR_BOUNDS[1]:
+                raise ValueError(f"start and end years within {list(YEAR_BOUNDS)}, found {when}")
         if self.end is not None and self.end <= self.start:
             raise ValueError("end must come after start")
         return self
@@ -151,45 +161,24 @@ class InterventionSpec(BaseModel):
 
 def describe(exc: ValidationError) -> tuple[str, str, object]:
     """Field path, what was expected and what was given, from a pydantic error."""
-    err = exc.errors()[0]
-    field = ".".join(str(p) for p in err["loc"]) or "(entry)"
-    if err["type"] == "missing":
-        return field, "a value (this field is required)", None
-    if err["type"] == "extra_forbidden":
-        return field, "no such field (check the spelling)", None
-    msg = err["msg"].removeprefix("Value error, ")
-    return field, msg[0].lower() + msg[1:], err.get("input")
-
-
-def _load_file(path: Path, where: str) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise ScenarioError(where, "interventions.use", "an existing intervention file", str(path))
-    with path.open(encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
-    items = raw if isinstance(raw, list) else [raw]
-    if not all(isinstance(i, dict) for i in items):
-        raise ScenarioError(str(path), "(top level)", "a mapping or a list of mappings")
-    return [{**i, "_file": str(path)} for i in items]
+    return describe_validation(exc)
 
 
 def expand(entries: list[dict[str, Any]], where: str, base_dir: Path) -> list[dict[str, Any]]:
-    """Replace `use:` references (files or globs, relative to the scenario) by their contents."""
-    out: list[dict[str, Any]] = []
-    for k, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise ScenarioError(where, f"interventions[{k}]", "a mapping", entry)
-        if "use" not in entry:
-            out.append(entry)
-            continue
-        pattern = str(base_dir / entry["use"])
-        paths = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
-        if not paths:
-            raise ScenarioError(where, f"interventions[{k}].use", "a pattern matching files", entry["use"])
-        overrides = {key: v for key, v in entry.items() if key != "use"}
-        for p in paths:
-            for item in _load_file(Path(p), where):
-                out.append({**item, **overrides})
-    return out
+    """Replace `use:` references (files or globs, relative to the scenario) by their contents
+    (read through the input boundary, sim.inputs)."""
+    return expand_uses(entries, where, Path(base_dir), ScenarioError)
+
+
+def _outside_effect_bounds(spec: InterventionSpec) -> tuple[str | None, str, object]:
+    """(field, expected, found) of the first effect outside EFFECT_BOUNDS, else (None, "", None).
+    Checked for files (user input); code may build extreme effects as test devices."""
+    for k, e in enumerate(spec.effects):
+        blo, bhi = EFFECT_BOUNDS.get(e.acts_on, (-1.0, 1.0))
+        if e.range[0] < blo or e.range[1] > bhi:
+            return (f"effects.{k}.range", f"an effect on {e.acts_on!r} (value and range) within "
+                    f"[{blo}, {bhi}]", list(e.range))
+    return None, "", None
 
 
 def build_interventions(entries: list[dict[str, Any]], where: str,
@@ -200,12 +189,19 @@ def build_interventions(entries: list[dict[str, Any]], where: str,
     for k, entry in enumerate(expand(entries, where, Path(base_dir))):
         entry = dict(entry)
         src = entry.pop("_file", where)
-        label = entry.get("id", f"interventions[{k}]")
+        ref, mine = entry.pop("_ref", None), entry.pop("_overrides", None)
+        label = entry["id"] if isinstance(entry.get("id"), str) else f"interventions[{k}]"
         try:
             spec = InterventionSpec(**entry)
+            field, expected, got = _outside_effect_bounds(spec)
         except ValidationError as exc:
             field, expected, got = describe(exc)
-            raise ScenarioError(src, f"{label}.{field}", expected, got) from None
+        if field is not None:
+            if isinstance(ref, str) and isinstance(mine, list) and field.split(".")[0] in mine:
+                src, at = ref.rsplit("|", 1)  # an override the referring file wrote
+                raise ScenarioError(src, f"{at}.{field}", expected, got) from None
+            raise ScenarioError(src, label if field == "(entry)" else f"{label}.{field}",
+                                expected, got) from None
         if spec.id in seen:
             raise ScenarioError(src, f"{label}.id", "an id used only once in a scenario", spec.id)
         seen.add(spec.id)

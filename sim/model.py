@@ -170,6 +170,7 @@ class UmeaModel(mesa.Model):
         self.betas = np.array([self.p[b] for b in BETA_NAMES], F32)
         self.cost_this_step = 0.0
         self.flows = np.zeros((self.city.n_districts, len(FLOWS)), np.int32)
+        self.stage_changes: list[np.ndarray] = []  # youths whose stage changed (for the caches)
         self.reset_modifiers()
         # the processes, in the order they run (module docstring)
         self.events = EventLog(self)

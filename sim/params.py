@@ -13,10 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from sim.errors import ParameterError
+from sim.inputs import outside_range_allowed, read_mapping
 
 PARAMETER_FILE = Path(__file__).with_name("data") / "parameters.yaml"
 
@@ -92,8 +92,7 @@ def _first_error(exc: Exception) -> str:
 def load_parameters(path: Path | str = PARAMETER_FILE) -> Mapping[str, ParameterSpec]:
     """Load and validate the parameter file (cached; the result is read-only)."""
     path = Path(path)
-    with path.open(encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
+    raw = read_mapping(path, ParameterError, "parameter file")
     return MappingProxyType(_parse(raw, str(path)))
 
 
@@ -102,6 +101,9 @@ def resolve(overrides: Mapping[str, object] | None = None, where: str = "overrid
     """Default values with `overrides` applied; unknown names and bad values raise ParameterError."""
     specs = load_parameters() if specs is None else specs
     values = {name: s.value for name, s in specs.items()}
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise ParameterError(where, "parameters", "a mapping of parameter names to values",
+                             type(overrides).__name__)
     for name, value in (overrides or {}).items():
         if name not in specs:
             close = difflib.get_close_matches(str(name), specs, n=1)
@@ -109,3 +111,29 @@ def resolve(overrides: Mapping[str, object] | None = None, where: str = "overrid
             raise ParameterError(where, str(name), f"a known parameter name{hint}", name)
         values[name] = specs[name].check(value, where)
     return values
+
+
+def outside_plausible(values: Mapping[str, object], where: str,
+                      specs: Mapping[str, ParameterSpec] | None = None,
+                      allow: bool | None = None) -> dict[str, dict[str, object]]:
+    """Values (already within hard bounds) that lie outside their parameter's plausible range.
+
+    Refused with a ParameterError unless allowed (`--allow-outside-range`, see
+    `sim.inputs.outside_range_allowed`); then returned as {name: {value, range}} for the
+    manifest."""
+    specs = load_parameters() if specs is None else specs
+    allow = outside_range_allowed() if allow is None else allow
+    out: dict[str, dict[str, object]] = {}
+    for name, value in values.items():
+        spec = specs.get(name)
+        if spec is None or isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        lo, hi = spec.range
+        if lo <= value <= hi:
+            continue
+        if not allow:
+            raise ParameterError(where, str(name), f"a value inside its plausible range [{lo}, {hi}] "
+                                 f"({spec.unit}; sim/data/parameters.yaml); to use it anyway, "
+                                 "run with --allow-outside-range", value)
+        out[str(name)] = {"value": float(value), "range": [lo, hi]}
+    return out

@@ -290,6 +290,9 @@ def manifest(scenarios: list, seed: int, replicate_seeds: list[int], params: dic
                        "resolved": s.model_dump(exclude={"interventions"}),
                        "interventions": [iv.id for iv in s.specs()]} for s in scenarios],
         "parameters": params,
+        # values outside their plausible range, accepted with --allow-outside-range
+        "outside_plausible_range": {s.name: s.outside_range for s in scenarios
+                                    if getattr(s, "outside_range", None)},
         "seed": seed,
         "replicate_seeds": replicate_seeds,
         "package_version": sim.__version__,

@@ -7,6 +7,7 @@ runs of two scenarios pair up (common random numbers) and their difference is co
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -87,12 +88,31 @@ def run_many(tasks: list[tuple], workers: int = 1, desc: str = "runs",
             out.append(_run_task(t))
             bar.update()
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for run in pool.map(_run_task, tasks):
+        from sim.sweep import children_ignore_sigint
+
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+        try:
+            with children_ignore_sigint():  # the workers start here
+                results = pool.map(_run_task, tasks)
+            for run in results:
                 out.append(run)
                 bar.update()
+        except BaseException:  # Ctrl-C or a failed run: stop the workers now, not after the queue
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
+                proc.terminate()
+            raise
+        finally:
+            bar.close()
+        pool.shutdown()
     bar.close()
     return out
+
+
+def _ignore_sigint() -> None:
+    """Workers ignore Ctrl-C: the main process stops them and reports the interruption."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_scenario(scenario: Scenario, seed: int | None = None, replicates: int | None = None,

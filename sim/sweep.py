@@ -198,6 +198,22 @@ def _worker_init() -> None:
 
 
 @contextlib.contextmanager
+def children_ignore_sigint() -> Iterator[None]:
+    """Processes started inside the block ignore Ctrl-C from their first instruction (an ignored
+    signal stays ignored across exec), so Ctrl-C while a worker starts prints no traceback."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@contextlib.contextmanager
 def pinned_threads() -> Iterator[None]:
     """Set BLAS/OpenMP thread counts to 1 for processes started inside the block."""
     old = {k: os.environ.get(k) for k in THREAD_ENV}
@@ -233,7 +249,8 @@ def run_local(job: Job, calls: Iterable[Call], workers: int,
         try:
             while True:
                 while len(running) < 2 * workers and (nxt := next(calls, None)) is not None:
-                    running[pool.submit(run_task, job, *nxt)] = nxt[0]
+                    with children_ignore_sigint():  # workers may be started here
+                        running[pool.submit(run_task, job, *nxt)] = nxt[0]
                 if not running:
                     return
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -460,6 +477,7 @@ def new_manifest(exp: Experiment, design: pd.DataFrame) -> dict[str, Any]:
         "format": FORMAT_VERSION, "experiment": exp.to_dict(),
         "experiment_file": str(exp.path) if exp.path else None, "spec_hash": exp.spec_hash(),
         "inputs": input_fingerprint(exp), "parameters": params,
+        "outside_plausible_range": dict(exp.outside_range),
         "problem": salib_problem(exp), "n_points": len(design),
         "n_tasks": len(design) * exp.replicates,
         "replicate_seeds": [replicate_seed(exp.seed, r) for r in range(exp.replicates)],

@@ -243,6 +243,7 @@ class Involvement:
     def change(self, model: Any, idx: np.ndarray, old: int, new: int, flow: str | None) -> None:
         model.stage[idx] = new
         model.years_in_stage[idx] = 0
+        model.stage_changes.append(idx)
         if flow:
             model.count_flow(flow, idx)
         model.events.log("stage_change", idx, f"{old}>{new}")

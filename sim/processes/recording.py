@@ -59,10 +59,13 @@ class Recording:
         rec.children[t] = self._children
         known = model.social.known
         rec.known[t] = np.bincount(pop.district[known], minlength=d)
-        rec.groups[t] = np.bincount(self._gkey + st, minlength=rec.groups[t].size).reshape(
-            rec.groups[t].shape)
+        if t % RISK_EVERY == 0:  # stocks by age band and sex, and of 13-19-year-olds: monthly
+            self._groups = np.bincount(self._gkey + st, minlength=rec.groups[t].size).reshape(
+                rec.groups[t].shape)
+            self._tk = np.bincount(self._teen_key + st, minlength=10)  # (teen, stage) counts
+        rec.groups[t] = self._groups
+        tk = self._tk
         net = model.network
-        tk = np.bincount(self._teen_key + st, minlength=10)  # (teen, stage) counts
         active = net.active & net.members
         rec.network[t] = (
             active.sum(), (active & (net.youth >= 0)).sum(),

@@ -46,6 +46,7 @@ class SocialServices:
         self._rate_week = -1
         self._key: tuple = ()
         self._pending = np.zeros(0, np.int64)
+        self._recent = [np.zeros(0, np.int64)] * REPEAT_WEEKS  # who was reported, by week mod 26
 
     def forget(self, slots: np.ndarray) -> None:
         """Newcomers in reused slots start with no history."""
@@ -57,6 +58,7 @@ class SocialServices:
         self.last_any[slots] = -10_000
         self._rate_week = -1
         self._pending = np.zeros(0, np.int64)
+        self._recent = [r[~np.isin(r, slots)] for r in self._recent]
 
     # ---- hazards ------------------------------------------------------------------------------
     def _base_rates(self, model: Any) -> None:
@@ -103,14 +105,15 @@ class SocialServices:
                                ).astype(np.float32)
             self._key = key
             self._p = self._rates_of(model, None)
-            self._stage = model.stage.copy()
         else:
-            changed = np.flatnonzero(model.stage != self._stage)
-            ended = np.flatnonzero(self.last_any == model.week - REPEAT_WEEKS)
-            idx = np.unique(np.concatenate([changed, ended, self._pending]))
+            # youths whose stage changed since (the involvement process lists them), whose concern
+            # became recent last week, and whose report of 26 weeks ago stops being recent now
+            old = self._recent[model.week % REPEAT_WEEKS]
+            ended = old[self.last_any[old] == model.week - REPEAT_WEEKS]
+            idx = np.unique(np.concatenate([*model.stage_changes, ended, self._pending]))
             if idx.size:
                 self._p[idx] = self._rates_of(model, idx)
-                self._stage[idx] = model.stage[idx]
+        model.stage_changes.clear()
         return self._p
 
     # ---- the weekly process -------------------------------------------------------------------
@@ -126,6 +129,7 @@ class SocialServices:
             u = model.streams["reports"].random(pop.n, dtype=np.float32)
         hit = np.flatnonzero(u < self.weekly_probs(model))
         self._pending = hit
+        self._recent[week % REPEAT_WEEKS] = hit
         if hit.size == 0:
             return
         key = entity_keys(model.seed_value, KEY_REPORT, pop.person_id[hit], week)
