@@ -352,13 +352,17 @@ def compare_main(args: argparse.Namespace) -> int:
     if decomp is not None:
         results.write_table(decomp, out / "variance_decomposition.csv")
     results.write_table(district_table(dist, first.name, horizon), out / "summary_by_district.csv")
+    # English figures always, and the asked language's beside them (counterfactual_sv.png): the
+    # folder holds one run's files, and a Swedish run never replaces the English figures
+    langs = list(dict.fromkeys(["en", args.lang]))
     if not depts.empty:
         results.write_table(depts.round(1), out / "departments.csv")
-        plots.contributions(depts, out / "departments.png", args.lang,
-                            title=label("contributions_title", args.lang, a=first.label(args.lang),
-                                        n=reps))
+        for lg in langs:
+            plots.contributions(depts, out / "departments.png", lg,
+                                title=label("contributions_title", lg, a=first.label(lg), n=reps))
     plan = plan_period(first, scens[1])
-    _figures(tables, scens, out, args.lang, plan)
+    for lg in langs:
+        _figures(tables, scens, out, lg, plan)
     man = results.manifest(scens, seed, [replicate_seed(seed, r) for r in range(reps)],
                            resolve(first.parameters), " ".join(sys.argv))
     man["comparison"] = {

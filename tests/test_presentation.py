@@ -58,7 +58,7 @@ def test_swedish_run_writes_beside_and_leaves_english_files_intact(compared):
     out, english = compared
     assert "counterfactual.png" in english
     assert (out / "counterfactual_sv.png").is_file()
-    for name, blob in english.items():
+    for name, blob in english.items():  # still there, byte for byte
         assert (out / name).read_bytes() == blob, name
 
 
