@@ -33,9 +33,10 @@ def test_headline_is_on_the_evaluated_row_with_units_and_horizon(compared):
     assert "cost_msek_2024_median" in s and "periphery_entries_u18_2024_p5" in s  # unit, horizon
     assert head["cost_msek_2024_median"] > 10 and other["cost_msek_2024_median"] < head[
         "cost_msek_2024_median"]
-    for col in s.select_dtypes("number"):  # rounded: at most one decimal
+    shares = ("replacement_share", "p_first_fewer", "p_tie")
+    for col in s.select_dtypes("number"):  # rounded: one decimal (shares and probabilities two)
         vals = s[col].dropna().to_numpy()
-        assert np.allclose(vals, np.round(vals, 1)), col
+        assert np.allclose(vals, np.round(vals, 2 if col in shares else 1)), col
 
 
 def test_sek_per_prevented_only_where_recruits_were_prevented():
@@ -110,5 +111,6 @@ def test_plan_period_of_the_activity_plan():
     plan = load_scenario(SCENARIOS / "uvts_2024_2026.yaml")
     without = load_scenario(SCENARIOS / "without_uvts.yaml")
     lo, hi = cmp.plan_period(plan, without)
-    assert lo == 2024.0 and hi == 2027.0
+    # the plan starts in 2024; several measures run "until further notice", i.e. to the horizon
+    assert lo == 2024.0 and hi == plan.start_year + plan.years
     assert cmp.plan_period(without, without) is None
