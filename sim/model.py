@@ -132,12 +132,12 @@ class UmeaModel(mesa.Model):
                  years: int | None = None, start_year: int | None = None,
                  interventions: Sequence[InterventionSpec] | None = None,
                  params: Mapping[str, float] | None = None, city: City | None = None,
-                 **parameters: float):
+                 **kwargs: float):
         scen = _load(scenario)
         seed_value = _seed_from(seed, rng)
         super().__init__(seed=seed_value)
         where = getattr(scen, "source_file", "") or "UmeaModel parameters"
-        self.p = resolve({**(scen.parameters if scen else {}), **(params or {}), **parameters},
+        self.p = resolve({**(scen.parameters if scen else {}), **(params or {}), **kwargs},
                          where)
         self.scenario = scen
         self.seed_value = seed_value

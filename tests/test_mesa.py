@@ -40,10 +40,6 @@ solara = pytest.importorskip("solara")
 pytest.importorskip("altair")  # Mesa's visualisation imports it
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Mesa's ModelCreator treats a var-keyword parameter as required unless it is named "
-    "`kwargs`; UmeaModel.__init__ names it `**parameters` (sim/model.py, owned by the engine "
-    "work): renaming it to **kwargs makes this pass"))
 def test_solara_viz_steps_and_resets_the_model():
     import ipyvuetify as v
 
