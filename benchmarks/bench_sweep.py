@@ -1,5 +1,6 @@
 """Sweep benchmark (issue 4): Morris, 10 parameters x 20 trajectories = 220 runs of the real model,
-on 1 and on 2 local worker processes. Targets: <= 3 min on 2 workers, speed-up >= 1.8x.
+on 1 and on 2 local worker processes. Targets: <= 3 min on 2 workers, speed-up >= 1.9x (issue 11;
+issue 4 asked for 1.8x).
 
     python benchmarks/bench_sweep.py                       # the shipped Morris experiment
     python benchmarks/bench_sweep.py --trajectories 4      # quick check (44 runs)
@@ -23,6 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from sim.experiment import load_experiment  # noqa: E402
 from sim.sweep import run_sweep  # noqa: E402
+
+SPEEDUP_TARGET = 1.9  # 2 local workers against 1 (issue 11.5)
 
 
 def bench(experiment: Path, trajectories: int | None, workers: list[int]) -> list[dict]:
@@ -55,8 +58,8 @@ def main() -> int:
     by = {r["workers"]: r for r in rows}
     if 1 in by and 2 in by:
         speedup = by[1]["wall_s"] / by[2]["wall_s"]
-        ok_time, ok_speed = by[2]["wall_s"] <= 180, speedup >= 1.8
-        print(f"speed-up 2 vs 1 worker: {speedup:.2f}x (target >= 1.8: "
+        ok_time, ok_speed = by[2]["wall_s"] <= 180, speedup >= SPEEDUP_TARGET
+        print(f"speed-up 2 vs 1 worker: {speedup:.2f}x (target >= {SPEEDUP_TARGET}: "
               f"{'met' if ok_speed else 'NOT met'}); 2-worker wall {by[2]['wall_s']:.1f} s "
               f"(target <= 180 s: {'met' if ok_time else 'NOT met'})")
     return 0
