@@ -12,6 +12,8 @@ Replicate r of a run with base seed s draws, from named streams of (s, r) only:
 So the two scenarios of a pair share the parameter set, the seed and the draw of every measure
 they have in common, and a measure's draw does not depend on which other measures are present.
 A scenario's own `parameters:` win over the ensemble's values (they are the scenario's lever).
+Sweeps (sim.sweep, `ensemble:` in an experiment) draw the same way with the key (point, r)
+instead of (r,) and the experiment's seed; there the swept and fixed values win too.
 
 Where the width of an interval comes from: `decompose` re-runs the comparison with parts held
 fixed (parameters at the posterior's marginal medians, effects at their point values) and
