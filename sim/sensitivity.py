@@ -5,7 +5,9 @@ parameters' effect on the *expected* output; the remaining Monte Carlo noise of 
 replicates still adds to the variance (it lowers S1 and raises ST and σ) — use enough
 replicates for noisy outputs. Grid and Latin-hypercube sweeps get Spearman rank correlations.
 
-Writes OUT/analysis/{morris,sobol,sobol_s2,spearman}.{csv,parquet} and one plot per output.
+Writes OUT/analysis/{morris,sobol,sobol_s2,spearman}.{csv,parquet} and one plot per output,
+and distribution.{csv,parquet}: each analysed output's spread over all runs (for a paired
+difference, how often it is below or above zero).
 """
 
 from __future__ import annotations
@@ -87,9 +89,31 @@ def spearman_table(design: pd.DataFrame, means: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for out in means.columns:
         for name in design.columns:
-            res = spearmanr(design[name], means[out], nan_policy="omit")
+            with warnings.catch_warnings():  # a constant output: rho is NaN, said in the table
+                warnings.simplefilter("ignore")
+                res = spearmanr(design[name], means[out], nan_policy="omit")
             rows.append({"output": out, "parameter": name, "rho": float(res.statistic),
                          "p_value": float(res.pvalue)})
+    return pd.DataFrame(rows)
+
+
+def distribution_table(results: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Per output column, its distribution over every run of the sweep (all points and
+    replicates, i.e. over the swept ranges and whatever each run draws): mean, sd, 5/50/95 %
+    quantiles and the shares of runs below, at and above zero (for a paired difference: how
+    often the first scenario has less of the output than the second)."""
+    rows = []
+    for col in columns:
+        y = pd.to_numeric(results[col], errors="coerce").dropna().to_numpy(float)
+        if y.size == 0:
+            continue
+        q05, q50, q95 = np.quantile(y, [0.05, 0.5, 0.95])
+        rows.append({"output": col, "runs": int(y.size), "mean": float(y.mean()),
+                     "sd": float(y.std(ddof=1)) if y.size > 1 else float("nan"),
+                     "q05": float(q05), "median": float(q50), "q95": float(q95),
+                     "share_below_zero": float(np.mean(y < 0)),
+                     "share_zero": float(np.mean(y == 0)),
+                     "share_above_zero": float(np.mean(y > 0))})
     return pd.DataFrame(rows)
 
 
@@ -184,6 +208,7 @@ def analyze(out_dir: str | Path, lang: str = "en", conf_level: float = 0.95,
             tables["sobol_s2"] = s2
     else:
         tables["spearman"] = spearman_table(design, means)
+    tables["distribution"] = distribution_table(results, columns)
     for name, df in tables.items():
         _write(df, folder, name)
     if plots:

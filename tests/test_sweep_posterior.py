@@ -221,3 +221,16 @@ def test_shipped_posterior_experiment_is_valid():
             "effect_scaling.level.indicated"} <= set(exp.parameters)
     assert exp.analysis_columns[0] == "periphery_entries_u18_per_year.difference"
     assert exp.effects == "drawn" and exp.n_runs <= 400
+
+
+def test_analysis_reports_how_often_the_difference_is_below_zero(tmp_path):
+    from sim.sensitivity import analyze, distribution_table
+
+    t = distribution_table(pd.DataFrame({"d": [-2.0, -1, 0, 1, 2, 3]}), ["d"]).iloc[0]
+    assert (t["runs"], t["median"], t["mean"]) == (6, 0.5, 0.5)
+    assert (t["share_below_zero"], t["share_zero"], t["share_above_zero"]) == (2 / 6, 1 / 6, 3 / 6)
+    write_ensemble(tmp_path / "e.parquet")
+    sweep(experiment(tmp_path), tmp_path / "out")
+    dist = analyze(tmp_path / "out", plots=False)["distribution"].set_index("output")
+    assert dist.loc["new_members_per_year.difference", "share_zero"] == 1.0  # shared particle
+    assert (tmp_path / "out" / "analysis" / "distribution.csv").is_file()
