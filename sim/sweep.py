@@ -143,6 +143,9 @@ class Job:
     draws: Any = None           # sim.ensemble.Draws, or None: fixed parameters, point effects
     seed: int = 0               # the experiment's seed (keys the draws with point, replicate)
     years: int | None = None    # horizon replacing the scenarios' own
+    # digests of the scenarios as the submitting process read them: workers (also long-lived
+    # Dask workers) re-read a scenario whose files changed since they last read it
+    scenario_digests: tuple[str, ...] = ()
 
 
 def make_job(exp: Experiment, evaluate: Evaluate | None = None) -> Job:
@@ -153,8 +156,10 @@ def make_job(exp: Experiment, evaluate: Evaluate | None = None) -> Job:
 
         ens = load_ensemble(exp.ensemble) if exp.ensemble is not None else None
         draws = Draws(ens, exp.effects)
+    digests = tuple(_scenario_digest(exp.model, p) for p in exp.scenarios) \
+        if exp.model == "uvts" and (draws is not None or exp.groups) else ()
     return Job(exp.model, tuple(str(p) for p in exp.scenarios), exp.labels, exp.difference,
-               exp.outputs, dict(exp.fixed), evaluate, draws, exp.seed, exp.years)
+               exp.outputs, dict(exp.fixed), evaluate, draws, exp.seed, exp.years, digests)
 
 
 def _pick(summary: Mapping[str, float], outputs: Iterable[str]) -> dict[str, float]:
@@ -165,8 +170,9 @@ def _pick(summary: Mapping[str, float], outputs: Iterable[str]) -> dict[str, flo
 
 
 @functools.lru_cache(maxsize=8)
-def _scenario(path: str) -> tuple[Any, tuple]:
-    """A scenario and its measures, read once per worker process."""
+def _scenario(path: str, digest: str = "") -> tuple[Any, tuple]:
+    """A scenario and its measures, read once per worker process (per digest: read again
+    when the submitting process saw other contents)."""
     scen = importlib.import_module("sim.scenario").load_scenario(path)
     return scen, tuple(scen.specs())
 
@@ -188,7 +194,8 @@ def _inputs(job: Job, path: str, overrides: dict[str, float], seed: int, point: 
         extra["years"] = job.years
     if job.model != "uvts" or (job.draws is None and not scalings):
         return path, plain, extra, None
-    scen, specs = _scenario(path)
+    digest = dict(zip(job.scenarios, job.scenario_digests, strict=False)).get(path, "")
+    scen, specs = _scenario(path, digest)
     particle = None
     specs = list(specs)
     if job.draws is not None:

@@ -120,6 +120,11 @@ def test_point_effects_and_fixed_values_win_over_the_particle(tmp_path):
     res = sweep(path, tmp_path / "out")
     assert (res["new_members_per_year.with"] == 0.05).all()
     assert (res["youth_years_stage2plus.with"] == 0.3).all()  # m1's point value
+    # a scenario edited between two sweeps is read again (workers cache what they read)
+    text = (tmp_path / "with.yaml").read_text().replace("value: 0.3", "value: 0.4")
+    (tmp_path / "with.yaml").write_text(text)
+    res = sweep(path, tmp_path / "edited")
+    assert (res["youth_years_stage2plus.with"] == 0.4).all()
 
 
 def run_pair(path: Path, params: dict[str, float]) -> dict[str, float]:
