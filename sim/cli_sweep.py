@@ -68,9 +68,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     n = exp.n_runs if args.limit is None else min(exp.n_runs, args.limit)
     confirm_runs(n, args.yes, str(args.experiment), "samples", exp.describe_runs())
     if not args.quiet:
+        drawn = describe_uncertainty(exp)
         print(f"{exp.name}: {exp.describe_runs()}"
-              + (f"; at most {args.limit:,} this time" if args.limit else ""), file=sys.stderr)
-        print(f"{exp.name}: {describe_uncertainty(exp)}", file=sys.stderr)
+              + (f"; at most {args.limit:,} this time" if args.limit else "")
+              + (f"; {drawn}" if drawn else ""), file=sys.stderr)
     res = run_sweep(exp, out, workers=args.workers, dask=args.dask, limit=args.limit,
                     progress=not args.quiet, recycle=args.recycle)
     files = sorted(str(p.relative_to(out)) for p in Path(out).rglob("*")
@@ -91,9 +92,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def describe_uncertainty(exp) -> str:
-    """What every point draws besides its design values (printed before a sweep)."""
-    if exp.model != "uvts":
-        return "no draws (test function)"
+    """What every point draws besides its design values, and a changed horizon (printed
+    before a sweep); empty when nothing is drawn."""
+    if exp.model != "uvts" or (exp.ensemble is None and exp.effects != "drawn"
+                               and exp.years is None):
+        return ""
     if exp.ensemble is None:
         text = "fixed parameters (defaults and the scenarios' own)"
     else:
@@ -107,7 +110,8 @@ def describe_uncertainty(exp) -> str:
     text += ("; effects drawn from their ranges (triangular)" if exp.effects == "drawn"
              else "; effects at their point values")
     if exp.years is not None:
-        text += f"; {exp.years} years instead of the scenarios' horizon"
+        text += (f"; {exp.years} year{'s' if exp.years != 1 else ''} instead of the scenarios' "
+                 "horizon")
     return text + "; both scenarios share draws and seed" if len(exp.scenarios) == 2 else text
 
 

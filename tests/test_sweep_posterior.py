@@ -212,6 +212,17 @@ def test_bad_ensemble_field_gives_exit_2_and_names_file_and_field(tmp_path, caps
                  "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "field 'ensemble'" in err and "column 'weight'" in err and "Traceback" not in err
+    # a good one: the real model, one point, and the command says what each point draws
+    write_ensemble(tmp_path / "e.parquet")
+    assert main(["sweep", str(experiment(tmp_path, years=1)), "--workers", "0", "--limit",
+                 "1", "--no-analyze", "--out", str(tmp_path / "ok")]) == 0
+    err = capsys.readouterr().err
+    assert "x: 24 runs (4 points x 3 replicates x 2 scenarios); at most 1 this time; per point " \
+           "and replicate a parameter set of" in err and "(3 sets, by weight)" in err
+    assert "effects drawn" in err and "1 year instead" in err
+    res = pd.read_parquet(tmp_path / "ok" / "results.parquet")
+    assert len(res) == 1 and res["particle"].iloc[0] in (0, 1, 2)
+    assert np.isfinite(res.filter(like=".with").to_numpy(float)).all()
 
 
 def test_shipped_posterior_experiment_is_valid():
