@@ -236,7 +236,7 @@ def test_shipped_posterior_experiment_is_valid():
     assert {"effect_scaling.level.universal", "effect_scaling.level.selective",
             "effect_scaling.level.indicated"} <= set(exp.parameters)
     assert exp.analysis_columns[0] == "periphery_entries_u18_per_year.difference"
-    assert exp.effects == "drawn" and exp.n_runs <= 400
+    assert exp.effects == "drawn" and exp.years == 5 and exp.n_runs == 288
 
 
 def test_analysis_reports_how_often_the_difference_is_below_zero(tmp_path):
