@@ -1,0 +1,123 @@
+"""Compiled kernels for the hottest loops of the weekly step, with numpy fallbacks.
+
+Each kernel fuses what the numpy engine does in several passes over the population (and several
+temporary arrays) into one pass, compiled by Numba (`cache=True`: compiled once per machine and
+stored beside this file or in NUMBA_CACHE_DIR, so sweep and calibration workers load it instead of
+recompiling). The kernels do the same float32 operations in the same order as the numpy code, and
+they never draw random numbers (the uniforms come from the model's named numpy streams), so the
+two implementations give **the same results bit for bit** (tests/test_kernels.py runs whole
+models both ways and compares every recorded table). Random draws, exponentials and BLAS products
+stay in numpy: their last bits differ between implementations.
+
+`UVTS_KERNELS=numpy` in the environment selects the numpy fallbacks (for checking and for machines
+without Numba); `ENGINE` says which is in use and is written into run manifests.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from sim.risk import PEER_FACTORS, SHOCK_COLS, SQRT12, apply_shocks, update_risk
+
+F32 = np.float32
+
+
+# ---- numpy implementations (the reference) ----------------------------------------------------
+def risk_week_numpy(x: np.ndarray, mu: np.ndarray, mu_dev: np.ndarray | None,
+                    peer_mean: np.ndarray, pull: np.ndarray, kappa: float, sigma: float,
+                    u: np.ndarray, shock_u: np.ndarray, shock_p: float, shock_size: float) -> None:
+    """One week of the risk factors in place: drift to the baselines `mu` (+ `mu_dev`, clipped
+    to [0, 1]), peer pull on the first four factors, uniform noise of sd `sigma` from `u`
+    (overwritten), clip to [0, 1]; then family crises (`shock_u < shock_p`) raise the two
+    factors `SHOCK_COLS` by `shock_size` (capped at 1)."""
+    if mu_dev is not None:
+        mu = np.clip(mu + mu_dev, 0.0, 1.0)
+    update_risk(x, mu, peer_mean, pull, kappa, sigma, u)
+    apply_shocks(x, shock_u < shock_p, shock_size)
+
+
+def in_neighbour_counts_numpy(indptr: np.ndarray, indices: np.ndarray, sources: np.ndarray,
+                              n: int) -> np.ndarray:
+    """For each of n youths, how many of `sources` point to it (rows of a CSR matrix: the
+    transposed friendship matrix gives 'how many of my friends are sources')."""
+    if sources.size == 0:
+        return np.zeros(n, np.float32)
+    starts, ends = indptr[sources], indptr[sources + 1]
+    lens = ends - starts
+    first = np.concatenate(([0], np.cumsum(lens)[:-1]))
+    pos = np.repeat(starts - first, lens) + np.arange(lens.sum())
+    return np.bincount(indices[pos], minlength=n).astype(np.float32)
+
+
+# ---- Numba implementations --------------------------------------------------------------------
+def _numba_jit():
+    """Numba's `njit` with on-disk caching, or None when Numba is absent or switched off."""
+    if os.environ.get("UVTS_KERNELS", "").strip().lower() == "numpy":
+        return None
+    try:
+        import numba
+    except ImportError:  # Numba is a core dependency; this keeps a broken install usable
+        return None
+    return numba.njit(cache=True, nogil=True, error_model="numpy")
+
+
+_jit = _numba_jit()
+ENGINE = "numpy" if _jit is None else "numba"
+_HALF, _ZERO, _ONE = np.float32(0.5), np.float32(0.0), np.float32(1.0)
+
+
+def _risk_week_loop(x, mu, mu_dev, use_dev, peer_mean, pull, kappa, scale, u, shock_u, shock_p,
+                    shock_size, c0, c1):
+    n, k = x.shape
+    for i in range(n):
+        pl = pull[i]
+        for j in range(k):
+            xi = x[i, j]
+            m = mu[i, j]
+            if use_dev:
+                m = min(max(m + mu_dev[i, j], _ZERO), _ONE)
+            v = xi + (m - xi) * kappa
+            v = v + (u[i, j] - _HALF) * scale
+            if j < PEER_FACTORS:
+                v = v + (peer_mean[i, j] - xi) * pl
+            x[i, j] = min(max(v, _ZERO), _ONE)
+        if shock_u[i] < shock_p:
+            x[i, c0] = min(x[i, c0] + shock_size, _ONE)
+            x[i, c1] = min(x[i, c1] + shock_size, _ONE)
+
+
+def _in_counts_loop(indptr, indices, sources, n):
+    out = np.zeros(n, np.float32)
+    for s in sources:
+        for e in range(indptr[s], indptr[s + 1]):
+            out[indices[e]] += _ONE
+    return out
+
+
+if _jit is not None:
+    _risk_week_loop = _jit(_risk_week_loop)
+    _in_counts_loop = _jit(_in_counts_loop)
+
+
+# ---- the engine's entry points ----------------------------------------------------------------
+def risk_week(x: np.ndarray, mu: np.ndarray, mu_dev: np.ndarray | None, peer_mean: np.ndarray,
+              pull: np.ndarray, kappa: float, sigma: float, u: np.ndarray, shock_u: np.ndarray,
+              shock_p: float, shock_size: float) -> None:
+    """One week of the risk factors (see `risk_week_numpy`), compiled when Numba is present."""
+    if _jit is None:
+        risk_week_numpy(x, mu, mu_dev, peer_mean, pull, kappa, sigma, u, shock_u, shock_p,
+                        shock_size)
+        return
+    use_dev = mu_dev is not None
+    _risk_week_loop(x, mu, mu_dev if use_dev else mu, use_dev, peer_mean, pull,
+                    np.float32(kappa), np.float32(sigma) * SQRT12, u, shock_u,
+                    np.float64(shock_p), np.float32(shock_size), SHOCK_COLS[0], SHOCK_COLS[1])
+
+
+def in_neighbour_counts(at, sources: np.ndarray, n: int) -> np.ndarray:
+    """For each youth, how many of `sources` it is tied to, via the transposed matrix `at`."""
+    if _jit is None or sources.size == 0:
+        return in_neighbour_counts_numpy(at.indptr, at.indices, sources, n)
+    return _in_counts_loop(at.indptr, at.indices, sources.astype(np.int64, copy=False), n)
