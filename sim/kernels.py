@@ -96,9 +96,39 @@ def _in_counts_loop(indptr, indices, sources, n):
     return out
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S11, _S27, _S30, _S31 = np.uint64(11), np.uint64(27), np.uint64(30), np.uint64(31)
+_TWO53 = 1.0 / 9007199254740992.0
+
+
+def _mix(z):
+    z = z + _GOLDEN
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+def _splitmix_loop(x):
+    out = np.empty(x.size, np.uint64)
+    for i in range(x.size):
+        out[i] = _mix(x[i])
+    return out
+
+
+def _keyed_uniform_loop(keys, cmix):
+    out = np.empty(keys.size, np.float64)
+    for i in range(keys.size):
+        out[i] = np.float64(_mix(keys[i] ^ cmix) >> _S11) * _TWO53
+    return out
+
+
 if _jit is not None:
     _risk_week_loop = _jit(_risk_week_loop)
     _in_counts_loop = _jit(_in_counts_loop)
+    _mix = _jit(_mix)
+    _splitmix_loop = _jit(_splitmix_loop)
+    _keyed_uniform_loop = _jit(_keyed_uniform_loop)
 
 
 # ---- the engine's entry points ----------------------------------------------------------------
@@ -121,3 +151,19 @@ def in_neighbour_counts(at, sources: np.ndarray, n: int) -> np.ndarray:
     if _jit is None or sources.size == 0:
         return in_neighbour_counts_numpy(at.indptr, at.indices, sources, n)
     return _in_counts_loop(at.indptr, at.indices, sources.astype(np.int64, copy=False), n)
+
+
+def splitmix64(x: np.ndarray) -> np.ndarray | None:
+    """The splitmix64 finaliser of a uint64 array (same shape), or None without the kernels
+    (sim.rng then uses its numpy version). Integer arithmetic: identical in both."""
+    if _jit is None or x.ndim == 0:
+        return None
+    return _splitmix_loop(x.ravel()).reshape(x.shape)
+
+
+def keyed_uniform(keys: np.ndarray, cmix: np.uint64) -> np.ndarray | None:
+    """Uniforms in [0, 1) from 1-D uint64 keys mixed with `cmix` (see sim.rng.keyed_uniform), or
+    None without the kernels."""
+    if _jit is None or keys.ndim != 1:
+        return None
+    return _keyed_uniform_loop(keys, cmix)
