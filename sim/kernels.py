@@ -96,6 +96,38 @@ def _in_counts_loop(indptr, indices, sources, n):
     return out
 
 
+def _exposure_loop(stage, member_id, status, jailed, peer_ptr, peer_idx, sib_ptr, sib_idx,
+                   school, n_schools, out_deg, lo, hi, periph, member):
+    n = stage.size
+    share = np.zeros(n, np.float32)
+    friends2 = np.zeros(n, np.float32)
+    sib_inv_n = np.zeros(n, np.int32)
+    sib2_n = np.zeros(n, np.int32)
+    per_school = np.zeros(n_schools, np.float32)
+    for i in range(n):
+        s = stage[i]
+        if s >= lo and s <= hi:
+            for e in range(peer_ptr[i], peer_ptr[i + 1]):
+                share[peer_idx[e]] += _ONE
+            for e in range(sib_ptr[i], sib_ptr[i + 1]):
+                sib_inv_n[sib_idx[e]] += 1
+        if s == periph or s == member:
+            if s == member and member_id[i] >= 0 and status[member_id[i]] == jailed:
+                continue
+            for e in range(peer_ptr[i], peer_ptr[i + 1]):
+                friends2[peer_idx[e]] += _ONE
+            for e in range(sib_ptr[i], sib_ptr[i + 1]):
+                sib2_n[sib_idx[e]] += 1
+            if school[i] >= 0:
+                per_school[school[i]] += _ONE
+    school2 = np.zeros(n, np.float32)
+    for i in range(n):
+        share[i] = share[i] / max(out_deg[i], _ONE)
+        if school[i] >= 0:
+            school2[i] = max(per_school[school[i]] - friends2[i], _ZERO)
+    return share, friends2, sib_inv_n > 0, sib2_n > 0, school2
+
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _S11, _S27, _S30, _S31 = np.uint64(11), np.uint64(27), np.uint64(30), np.uint64(31)
@@ -126,6 +158,7 @@ def _keyed_uniform_loop(keys, cmix):
 if _jit is not None:
     _risk_week_loop = _jit(_risk_week_loop)
     _in_counts_loop = _jit(_in_counts_loop)
+    _exposure_loop = _jit(_exposure_loop)
     _mix = _jit(_mix)
     _splitmix_loop = _jit(_splitmix_loop)
     _keyed_uniform_loop = _jit(_keyed_uniform_loop)
@@ -167,3 +200,16 @@ def keyed_uniform(keys: np.ndarray, cmix: np.uint64) -> np.ndarray | None:
     if _jit is None or keys.ndim != 1:
         return None
     return _keyed_uniform_loop(keys, cmix)
+
+
+def exposure(stage, member_id, status, jailed, peers_t, siblings, school, n_schools, out_deg,
+             lo, hi, periph, member) -> dict[str, np.ndarray] | None:
+    """Exposure to involved friends, siblings and schoolmates in one pass (see
+    Involvement.exposure for the numpy version and the meaning), or None without the kernels."""
+    if _jit is None:
+        return None
+    share, friends2, sib_inv, sib2, school2 = _exposure_loop(
+        stage, member_id, status, jailed, peers_t.indptr, peers_t.indices, siblings.indptr,
+        siblings.indices, school, n_schools, out_deg, lo, hi, periph, member)
+    return {"share": share, "friends2": friends2, "sib_inv": sib_inv, "sib2": sib2,
+            "school2": school2}

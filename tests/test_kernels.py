@@ -96,3 +96,23 @@ def test_counter_based_draws_equal_numpy(monkeypatch):
         assert np.shape(got) == np.shape(ref) and np.array_equal(got, ref)
     u = compiled[-2]
     assert 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.05
+
+
+def test_exposure_kernel_equals_numpy(monkeypatch):
+    """The fused exposure pass against the numpy code, on a model with youths at every stage,
+    members in prison included."""
+    model = UmeaModel(seed=4, years=1)
+    for _ in range(30):
+        model.step()
+    from sim.recruitment import INCARCERATED, MEMBER
+
+    jailed = np.flatnonzero((model.stage == MEMBER) & (model.member_id >= 0))[:3]
+    assert jailed.size
+    model.network.status[model.member_id[jailed]] = INCARCERATED  # exercise the prison branch
+    got = model.involvement.exposure(model)
+    monkeypatch.setattr(kernels, "_jit", None)
+    ref = model.involvement.exposure(model)
+    assert got.keys() == ref.keys()
+    for k in ref:
+        assert got[k].dtype == ref[k].dtype and np.array_equal(got[k], ref[k]), k
+    assert ref["friends2"].sum() > 0 and ref["school2"].sum() > 0 and ref["sib_inv"].any()

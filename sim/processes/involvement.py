@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from sim import kernels
 from sim import recruitment as rc
 from sim.kernels import in_neighbour_counts
 from sim.processes.criminal_network import KEY_ASSIGN, KEY_INITIAL_ADULT, KEY_INITIAL_YOUTH
@@ -135,6 +136,11 @@ class Involvement:
         """Per-youth exposure to involved friends, siblings, schoolmates."""
         pop, st, net = model.pop, model.stage, model.network
         n = pop.n
+        fused = kernels.exposure(st, model.member_id, net.status, rc.INCARCERATED, model.peers_t,
+                                 model.net.siblings, pop.school, pop.school_type.size,
+                                 model.out_degree, NORM_BREAKING, MEMBER, PERIPHERAL, MEMBER)
+        if fused is not None:  # one compiled pass, the same numbers
+            return fused
         involved = np.flatnonzero((st >= NORM_BREAKING) & (st <= MEMBER))
         away = (st == MEMBER) & (model.member_id >= 0)
         away[away] = net.status[model.member_id[away]] == rc.INCARCERATED
