@@ -868,9 +868,11 @@ def run_calibration(spec: CalibrationSpec, out_dir: str | Path, *, workers: int 
     done_sims = 0 if history is None or have == 0 else int(history.total_nr_simulations)
     bar = tqdm(total=budget, initial=min(done_sims, budget), unit="cand", disable=not progress,
                desc=spec.name, dynamic_ncols=True)
-    counts = {"acc": 0}
+    counts = {"acc": 0, "t": None}
 
     def on_result(t: int, acc: bool) -> None:
+        if t != counts["t"]:  # the prior sample (t = -1) and generation 0 share one pyabc run
+            counts["acc"], counts["t"] = 0, t
         counts["acc"] += acc
         if bar.n < bar.total:
             bar.update()
