@@ -291,16 +291,6 @@ def _check_horizons(scens: list[Scenario]) -> None:
                                     "to compare pair by pair", getattr(s, field))
 
 
-def _check_horizons(scens: list[Scenario]) -> None:
-    a = scens[0]
-    for s in scens[1:]:
-        for field in ("start_year", "years"):
-            if getattr(s, field) != getattr(a, field):
-                raise ScenarioError(s.source_file, field,
-                                    f"the same value as in {a.source_file} ({getattr(a, field)}) "
-                                    "to compare pair by pair", getattr(s, field))
-
-
 def compare_main(args: argparse.Namespace) -> int:
     """`uvts compare A.yaml B.yaml [...]`: paired runs, tables, figures, contributions."""
     if len(args.scenarios) < 2:
@@ -327,9 +317,10 @@ def compare_main(args: argparse.Namespace) -> int:
     repl = replacement(runs, first.name)
     summary = ensemble.attach(summary_table(rep, first.name, horizon, en_labels, repl), rep,
                               first.name, reps)
-    depts = pd.DataFrame() if args.no_departments else department_contributions(
+    with_groups = getattr(args, "departments", False)
+    depts = pd.DataFrame() if not with_groups else department_contributions(
         first, scens[1], seed, reps, workers, rep, not args.quiet, draws=draws)
-    levels = pd.DataFrame() if args.no_departments else department_contributions(
+    levels = pd.DataFrame() if not with_groups else department_contributions(
         first, scens[1], seed, reps, workers, rep, not args.quiet, by="level", draws=draws)
     decomp = ensemble.decompose(scens, reps, seed, draws or ensemble.Draws(), workers, rep,
                                 progress=not args.quiet) if getattr(args, "decompose", False) \
