@@ -368,7 +368,25 @@ def compare_main(args: argparse.Namespace) -> int:
         _report(summary, depts, first, reps, time.perf_counter() - t0, out, args.lang,
                 {s.name: s.label(args.lang) for s in scens})
         ensemble.report(summary, decomp, draws, reps, {s.name: s.label(args.lang) for s in scens})
+        hint = more_hint(args, reps, time.perf_counter() - t0)
+        if hint:
+            print(hint)
     return 0
+
+
+def more_hint(args: argparse.Namespace, reps: int, seconds: float) -> str:
+    """How to ask for more than this run computed, with the time it would take here."""
+    per_rep = seconds / max(reps, 1)
+    hints = []
+    if reps < 200:
+        hints.append(f"a stable 90% interval: --replicates 200 (about "
+                     f"{per_rep * 200 / 60:.0f} min here)")
+    if not getattr(args, "departments", False):
+        hints.append("each department's and level's contribution: --departments")
+    if not getattr(args, "decompose", False):
+        hints.append("how much of the spread comes from parameters, effects and chance: "
+                     "--decompose")
+    return ("for more: " + "; ".join(hints)) if hints else ""
 
 
 def weekly_recruits(flows: pd.DataFrame, start_year: int) -> pd.DataFrame:
