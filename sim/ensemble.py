@@ -40,7 +40,7 @@ from sim.rng import make_stream
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ENSEMBLE = REPO_ROOT / "calibration" / "umea" / "ensemble.parquet"
-NOT_PARAMETERS = {"generation", "particle", "weight", "distance"}
+NOT_PARAMETERS = {"generation", "particle", "weight", "weight_raw", "distance"}
 MIN_BEYOND = 5  # replicates wanted beyond each end of an interval for its ends to be stable
 
 
