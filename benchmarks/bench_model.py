@@ -2,12 +2,14 @@
 (set-up included) and peak memory. Not a test: run it by hand and copy the figures into
 benchmarks/README.md.
 
-    python benchmarks/bench_model.py [--repeats 5] [--years 10]
-    python benchmarks/bench_model.py --reference 71237de --repeats 4   # ratio to an earlier engine
+    python benchmarks/bench_model.py [--repeats 5] [--years 10]      # this tree against today's
+    python benchmarks/bench_model.py --reference 71237de --reference 9597157   # other engines
+    python benchmarks/bench_model.py --reference none                  # this tree only
 
-With `--reference GITREF` the same benchmark runs alternately on this tree and on GITREF (checked out
-into a temporary git worktree), one run each at a time in fresh processes, so that both see the same
-machine load; it prints both medians and their ratio.
+By default the benchmark runs alternately on this tree and on the engine before the compiled
+kernels (`BEFORE_KERNELS`, issue 11's "today's engine"), each checked out into a temporary git
+worktree, one run each at a time in fresh processes, so that all see the same machine load; it
+prints the medians and their ratios.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
+_T0 = time.perf_counter()
 import mesa  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
@@ -30,7 +33,10 @@ import scipy  # noqa: E402
 from sim.model import UmeaModel  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
 
+IMPORT_S = time.perf_counter() - _T0  # numpy, scipy, Mesa, the model (and Numba, if used)
+
 TARGET_MS_PER_20K = 2.5
+BEFORE_KERNELS = "9597157"  # the engine before issue 11 (numpy only), "today's engine" there
 
 
 def one_run(years: int, seed: int, specs: list) -> tuple[float, float, list[float]]:
@@ -51,13 +57,17 @@ def main() -> None:
     ap.add_argument("--years", type=int, default=10)
     ap.add_argument("--scenario", default=None, help="run with this scenario's interventions")
     ap.add_argument("--json", action="store_true", help="print one JSON line (for --reference)")
-    ap.add_argument("--reference", default=None, help="git ref of an engine to compare with")
+    ap.add_argument("--reference", action="append", default=None,
+                    help=f"git ref of an engine to compare with (repeatable; default "
+                         f"{BEFORE_KERNELS}, the engine before the compiled kernels; 'none': "
+                         f"this tree only)")
     args = ap.parse_args()
-    if args.reference:
-        compare_with(args)
+    refs = [r for r in (args.reference or [BEFORE_KERNELS]) if r.lower() != "none"]
+    if refs and not args.json:
+        compare_with(args, refs)
         return
     specs = load_scenario(args.scenario).specs() if args.scenario else []
-    one_run(1, 0, specs)  # warm-up: imports, caches
+    one_run(1, 0, specs)  # warm-up: imports, caches, loading the compiled kernels
     setups, totals, medians, yearly = [], [], [], []
     for r in range(args.repeats):
         setup, total, steps, n = one_run(args.years, 100 + r, specs)
@@ -71,7 +81,7 @@ def main() -> None:
     if args.json:
         import json
 
-        print(json.dumps({"step_ms": med, "run_s": statistics.median(totals),
+        print(json.dumps({"step_ms": med, "run_s": statistics.median(totals), "import_s": IMPORT_S,
                           "setup_s": statistics.median(setups), "n": n,
                           "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
         return
@@ -89,8 +99,9 @@ def main() -> None:
     sys.stdout.flush()
 
 
-def compare_with(args: argparse.Namespace) -> None:
-    """Alternate runs of this tree and of `args.reference` in fresh processes; print the ratio."""
+def compare_with(args: argparse.Namespace, refs: list[str]) -> None:
+    """Alternate runs of this tree and of each engine in `refs` in fresh processes; print the
+    medians and the ratios."""
     import json
     import subprocess
     import tempfile
@@ -98,32 +109,45 @@ def compare_with(args: argparse.Namespace) -> None:
 
     root = Path(__file__).resolve().parents[1]
     here = Path(__file__).resolve()
+    trees = {"this tree": root}
     with tempfile.TemporaryDirectory() as tmp:
-        ref = Path(tmp) / "ref"
-        subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", str(ref),
-                        args.reference], check=True, capture_output=True)
+        for k, ref in enumerate(refs):
+            trees[ref] = Path(tmp) / f"ref{k}"
+            subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", str(trees[ref]),
+                            ref], check=True, capture_output=True)
         try:
-            res: dict[str, list[dict]] = {"this tree": [], args.reference: []}
+            res: dict[str, list[dict]] = {name: [] for name in trees}
             cmd = [sys.executable, str(here), "--repeats", "1", "--years", str(args.years), "--json"]
             if args.scenario:
-                cmd += ["--scenario", args.scenario]
-            for _ in range(args.repeats):
-                for name, tree in (("this tree", root), (args.reference, ref)):
+                cmd += ["--scenario", str(Path(args.scenario).resolve())]
+            for r in range(args.repeats):
+                for name, tree in trees.items():
                     env = {**os.environ, "PYTHONPATH": str(tree)}
                     out = subprocess.run(cmd, env=env, cwd=tree, check=True, capture_output=True,
                                          text=True).stdout.strip().splitlines()[-1]
                     res[name].append(json.loads(out))
+                print(f"  round {r + 1}/{args.repeats}: " + ", ".join(
+                    f"{k} {v[-1]['run_s']:.2f} s" for k, v in res.items()), flush=True)
         finally:
-            subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(ref)],
-                           capture_output=True)
-    med = {k: {m: statistics.median(r[m] for r in v) for m in ("step_ms", "run_s", "setup_s")}
+            for name, tree in trees.items():
+                if name != "this tree":
+                    subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force",
+                                    str(tree)], capture_output=True)
+    keys = ("step_ms", "run_s", "setup_s", "import_s", "peak_mb")
+    med = {k: {m: statistics.median(r.get(m, float("nan")) for r in v) for m in keys}
            for k, v in res.items()}
+    n = res["this tree"][0]["n"]
+    print(f"{n} youths, {args.years}-year runs, scenario: {args.scenario or 'no interventions'}, "
+          f"{args.repeats} alternating rounds (medians)")
     for k, v in med.items():
-        print(f"{k:>12}: median step {v['step_ms']:.2f} ms, {args.years}-year run {v['run_s']:.2f} s, "
-              f"set-up {v['setup_s']:.2f} s ({args.repeats} alternating runs)")
-    a, b = med["this tree"], med[args.reference]
-    print(f"ratio this tree / {args.reference}: step {a['step_ms'] / b['step_ms']:.3f}, "
-          f"full run {a['run_s'] / b['run_s']:.3f}")
+        print(f"{k:>12}: step {v['step_ms']:.2f} ms, {args.years}-year run incl. set-up "
+              f"{v['run_s']:.2f} s, set-up {v['setup_s']:.2f} s, imports {v['import_s']:.2f} s, "
+              f"peak RSS {v['peak_mb']:.0f} MB")
+    a = med["this tree"]
+    for ref in refs:
+        b = med[ref]
+        print(f"ratio this tree / {ref}: step {a['step_ms'] / b['step_ms']:.3f}, full run "
+              f"{a['run_s'] / b['run_s']:.3f} (speed-up {b['run_s'] / a['run_s']:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -819,9 +819,33 @@ def ensemble_table(spec: CalibrationSpec, history) -> pd.DataFrame:
         row["distance"] = float(p.distance)
         rows.append(row)
     df = pd.DataFrame(rows)
-    df["weight"] = df["weight"] / df["weight"].sum()
+    raw = df["weight"].to_numpy(float) / df["weight"].sum()
+    df["weight"] = truncated_weights(raw)
+    df.insert(df.columns.get_loc("weight") + 1, "weight_raw", raw)
     df.insert(0, "generation", t)
     return df
+
+
+def effective_sample_size(w: np.ndarray) -> float:
+    """Kish's effective sample size of importance weights: (Σw)² / Σw²."""
+    w = np.asarray(w, float)
+    return float(w.sum() ** 2 / (w ** 2).sum())
+
+
+def truncated_weights(w: np.ndarray) -> np.ndarray:
+    """Truncated importance sampling (Ionides 2008, J. Comput. Graph. Stat. 17:295): each
+    normalised weight is capped at mean(w)·√N, then the weights are normalised again.
+
+    ABC-SMC weights are prior / proposal densities; with a small population in several dimensions
+    a particle accepted in the proposal's tail can take most of the weight (the shipped
+    calibration: one of 60 particles held 78 %, an effective sample size of 1.6), and every
+    comparison over the ensemble would then run almost only that parameter set, understating
+    what we do not know. Truncation trades that variance for a small bias towards the proposal;
+    the raw weights stay in the table (`weight_raw`) and both sample sizes are reported."""
+    w = np.asarray(w, float)
+    w = w / w.sum()
+    capped = np.minimum(w, w.mean() * np.sqrt(w.size))
+    return capped / capped.sum()
 
 
 def write_ensemble(df: pd.DataFrame, out: Path) -> None:
@@ -868,9 +892,11 @@ def run_calibration(spec: CalibrationSpec, out_dir: str | Path, *, workers: int 
     done_sims = 0 if history is None or have == 0 else int(history.total_nr_simulations)
     bar = tqdm(total=budget, initial=min(done_sims, budget), unit="cand", disable=not progress,
                desc=spec.name, dynamic_ncols=True)
-    counts = {"acc": 0}
+    counts = {"acc": 0, "t": None}
 
     def on_result(t: int, acc: bool) -> None:
+        if t != counts["t"]:  # the prior sample (t = -1) and generation 0 share one pyabc run
+            counts["acc"], counts["t"] = 0, t
         counts["acc"] += acc
         if bar.n < bar.total:
             bar.update()
@@ -916,6 +942,10 @@ def run_calibration(spec: CalibrationSpec, out_dir: str | Path, *, workers: int 
         ens = ensemble_table(spec, history)
         write_ensemble(ens, out)
         gens.to_csv(out / "generations.csv", index=False)
+        man["effective_sample_size"] = {
+            "raw_weights": round(effective_sample_size(ens["weight_raw"]), 2),
+            "truncated_weights": round(effective_sample_size(ens["weight"]), 2),
+            "particles": len(ens)}
     sims = int(gens["simulations"].sum()) if len(gens) else 0
     from sim.sweep import git_commit
 

@@ -30,6 +30,12 @@ TEXT = {
         "incomplete": "NOT complete: run the same command again to continue",
         "budget": "{c} candidates = {r} model runs in {g} generations; wall time {w:.0f} s "
                   "over {s} session(s).",
+        "ess": "Effective sample size of the {n} particles: {raw:.1f} with the raw importance "
+               "weights, {tr:.1f} after truncation (Ionides 2008; each weight capped at "
+               "mean × √N), which `weight` holds and comparisons use. Below about 20 the "
+               "posterior is resolved only roughly: its intervals, and the parameters' share of "
+               "a comparison's interval, are then likely too narrow; a larger population "
+               "(`method.population_size`) is the remedy.",
         "generations": "Generations",
         "cols_gen": ["t", "epsilon", "candidates", "acceptance rate"],
         "targets": "Targets (used for calibration)",
@@ -62,6 +68,12 @@ TEXT = {
         "incomplete": "INTE klar: kör samma kommando igen för att fortsätta",
         "budget": "{c} kandidater = {r} modellkörningar i {g} generationer; väggtid {w:.0f} s "
                   "under {s} körning(ar).",
+        "ess": "Effektiv urvalsstorlek för de {n} partiklarna: {raw:.1f} med de råa "
+               "viktningarna, {tr:.1f} efter trunkering (Ionides 2008; varje vikt begränsad "
+               "till medelvärdet × √N), vilket kolumnen `weight` innehåller och jämförelserna "
+               "använder. Under ungefär 20 är posteriorn bara grovt bestämd: dess intervall, och "
+               "parametrarnas andel av en jämförelses intervall, är då troligen för smala; en "
+               "större population (`method.population_size`) är botemedlet.",
         "generations": "Generationer",
         "cols_gen": ["t", "epsilon", "kandidater", "andel accepterade"],
         "targets": "Kalibreringsmål",
@@ -231,6 +243,10 @@ def write_report(spec: CalibrationSpec, out: str | Path,
             c=man.get("total_candidates", 0), r=man.get("total_model_runs", 0),
             g=int((gens["t"] >= 0).sum()) if len(gens) else 0,
             w=wall, s=len(man.get("sessions", []))), ""]
+        ess = man.get("effective_sample_size")
+        if ess:
+            lines += [tx["ess"].format(n=ess["particles"], raw=ess["raw_weights"],
+                                       tr=ess["truncated_weights"]), ""]
         if len(gens):
             lines += [f"### {tx['generations']}", "", _md_table(
                 tx["cols_gen"],

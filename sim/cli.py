@@ -127,15 +127,16 @@ def _compare(args: argparse.Namespace) -> int:
         raise ScenarioError(args.scenarios[1], "name", "scenario names that differ", names)
     reps = scens[0].replicates if args.replicates is None else args.replicates
     other = {s.id for s in scens[1].specs()}
-    depts = 0 if args.no_departments else len({s.department for s in scens[0].specs()
-                                               if s.id not in other})
+    groups = [{getattr(s, by) for s in scens[0].specs() if s.id not in other}
+              for by in ("department", "level")]
+    depts = sum(map(len, groups)) if args.departments else 0
     n = reps * (len(scens) + depts)
     confirm_runs(n, args.yes, args.scenarios[0], "replicates",
                  f"{n:,} runs: {reps:,} replicates x ({len(scens)} scenarios + {depts} departments "
-                 "left out)")
+                 "and levels left out)")
     if not args.quiet:
         print(f"compare: {n:,} runs ({reps:,} replicates x ({len(scens)} scenarios + {depts} "
-              "departments left out))", file=sys.stderr)
+              "departments and levels left out))", file=sys.stderr)
     out = Path(args.out) if args.out else \
         Path("results") / safe_name("compare_" + "_vs_".join(names))
     args.out = str(out)
@@ -195,8 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--out", help="output folder (default: results/compare_<names>)")
     cmp_.add_argument("--workers", type=WORKERS, help="processes (default: one per core)")
     cmp_.add_argument("--lang", choices=("en", "sv"), default="en", help="labels language")
-    cmp_.add_argument("--no-departments", action="store_true",
-                      help="skip the leave-one-department-out contributions")
+    cmp_.add_argument("--departments", action="store_true",
+                      help="also each department's and each level's contribution, by leaving it "
+                           "out (one more run per replicate for each department and level)")
+    cmp_.add_argument("--no-departments", action="store_false", dest="departments",
+                      help="without the contributions (the default; kept for older scripts)")
     cmp_.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     add_input_options(cmp_)
     cmp_.set_defaults(func=_compare)

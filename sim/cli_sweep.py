@@ -68,8 +68,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     n = exp.n_runs if args.limit is None else min(exp.n_runs, args.limit)
     confirm_runs(n, args.yes, str(args.experiment), "samples", exp.describe_runs())
     if not args.quiet:
+        drawn = describe_uncertainty(exp)
         print(f"{exp.name}: {exp.describe_runs()}"
-              + (f"; at most {args.limit:,} this time" if args.limit else ""), file=sys.stderr)
+              + (f"; at most {args.limit:,} this time" if args.limit else "")
+              + (f"; {drawn}" if drawn else ""), file=sys.stderr)
     res = run_sweep(exp, out, workers=args.workers, dask=args.dask, limit=args.limit,
                     progress=not args.quiet, recycle=args.recycle)
     files = sorted(str(p.relative_to(out)) for p in Path(out).rglob("*")
@@ -87,6 +89,30 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.no_analyze or not res.complete:
         return 1 if res.n_failed else 0
     return _analyze(out, args.lang) or (1 if res.n_failed else 0)
+
+
+def describe_uncertainty(exp) -> str:
+    """What every point draws besides its design values, and a changed horizon (printed
+    before a sweep); empty when nothing is drawn."""
+    if exp.model != "uvts" or (exp.ensemble is None and exp.effects != "drawn"
+                               and exp.years is None):
+        return ""
+    if exp.ensemble is None:
+        text = "fixed parameters (defaults and the scenarios' own)"
+    else:
+        from sim.ensemble import load_ensemble
+        from sim.experiment import _display_path
+
+        ens = load_ensemble(exp.ensemble)
+        drawn = sorted(set(ens.params.columns) - set(exp.parameters) - set(exp.fixed))
+        text = (f"per point and replicate a parameter set of {_display_path(exp.ensemble)} "
+                f"({len(ens)} sets, by weight) for {len(drawn)} parameters not swept")
+    text += ("; effects drawn from their ranges (triangular)" if exp.effects == "drawn"
+             else "; effects at their point values")
+    if exp.years is not None:
+        text += (f"; {exp.years} year{'s' if exp.years != 1 else ''} instead of the scenarios' "
+                 "horizon")
+    return text + "; both scenarios share draws and seed" if len(exp.scenarios) == 2 else text
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:

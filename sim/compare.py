@@ -291,16 +291,6 @@ def _check_horizons(scens: list[Scenario]) -> None:
                                     "to compare pair by pair", getattr(s, field))
 
 
-def _check_horizons(scens: list[Scenario]) -> None:
-    a = scens[0]
-    for s in scens[1:]:
-        for field in ("start_year", "years"):
-            if getattr(s, field) != getattr(a, field):
-                raise ScenarioError(s.source_file, field,
-                                    f"the same value as in {a.source_file} ({getattr(a, field)}) "
-                                    "to compare pair by pair", getattr(s, field))
-
-
 def compare_main(args: argparse.Namespace) -> int:
     """`uvts compare A.yaml B.yaml [...]`: paired runs, tables, figures, contributions."""
     if len(args.scenarios) < 2:
@@ -327,9 +317,10 @@ def compare_main(args: argparse.Namespace) -> int:
     repl = replacement(runs, first.name)
     summary = ensemble.attach(summary_table(rep, first.name, horizon, en_labels, repl), rep,
                               first.name, reps)
-    depts = pd.DataFrame() if args.no_departments else department_contributions(
+    with_groups = getattr(args, "departments", False)
+    depts = pd.DataFrame() if not with_groups else department_contributions(
         first, scens[1], seed, reps, workers, rep, not args.quiet, draws=draws)
-    levels = pd.DataFrame() if args.no_departments else department_contributions(
+    levels = pd.DataFrame() if not with_groups else department_contributions(
         first, scens[1], seed, reps, workers, rep, not args.quiet, by="level", draws=draws)
     decomp = ensemble.decompose(scens, reps, seed, draws or ensemble.Draws(), workers, rep,
                                 progress=not args.quiet) if getattr(args, "decompose", False) \
@@ -377,7 +368,25 @@ def compare_main(args: argparse.Namespace) -> int:
         _report(summary, depts, first, reps, time.perf_counter() - t0, out, args.lang,
                 {s.name: s.label(args.lang) for s in scens})
         ensemble.report(summary, decomp, draws, reps, {s.name: s.label(args.lang) for s in scens})
+        hint = more_hint(args, reps, time.perf_counter() - t0)
+        if hint:
+            print(hint)
     return 0
+
+
+def more_hint(args: argparse.Namespace, reps: int, seconds: float) -> str:
+    """How to ask for more than this run computed, with the time it would take here."""
+    per_rep = seconds / max(reps, 1)
+    hints = []
+    if reps < 200:
+        hints.append(f"a stable 90% interval: --replicates 200 (about "
+                     f"{per_rep * 200 / 60:.0f} min here)")
+    if not getattr(args, "departments", False):
+        hints.append("each department's and level's contribution: --departments")
+    if not getattr(args, "decompose", False):
+        hints.append("how much of the spread comes from parameters, effects and chance: "
+                     "--decompose")
+    return ("for more: " + "; ".join(hints)) if hints else ""
 
 
 def weekly_recruits(flows: pd.DataFrame, start_year: int) -> pd.DataFrame:

@@ -12,6 +12,8 @@ Replicate r of a run with base seed s draws, from named streams of (s, r) only:
 So the two scenarios of a pair share the parameter set, the seed and the draw of every measure
 they have in common, and a measure's draw does not depend on which other measures are present.
 A scenario's own `parameters:` win over the ensemble's values (they are the scenario's lever).
+Sweeps (sim.sweep, `ensemble:` in an experiment) draw the same way with the key (point, r)
+instead of (r,) and the experiment's seed; there the swept and fixed values win too.
 
 Where the width of an interval comes from: `decompose` re-runs the comparison with parts held
 fixed (parameters at the posterior's marginal medians, effects at their point values) and
@@ -38,7 +40,7 @@ from sim.rng import make_stream
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ENSEMBLE = REPO_ROOT / "calibration" / "umea" / "ensemble.parquet"
-NOT_PARAMETERS = {"generation", "particle", "weight", "distance"}
+NOT_PARAMETERS = {"generation", "particle", "weight", "weight_raw", "distance"}
 MIN_BEYOND = 5  # replicates wanted beyond each end of an interval for its ends to be stable
 
 
@@ -57,9 +59,10 @@ class Ensemble:
     def __len__(self) -> int:
         return len(self.params)
 
-    def draw(self, seed: int, replicate: int) -> tuple[int, dict[str, float]]:
-        """The particle of replicate r, drawn by weight from its own stream."""
-        u = make_stream(seed, "ensemble.parameters", replicate).random()
+    def draw(self, seed: int, *key: int) -> tuple[int, dict[str, float]]:
+        """The particle of replicate r (`key` = (r,); in a sweep (point, r)), drawn by weight
+        from its own stream."""
+        u = make_stream(seed, "ensemble.parameters", *key).random()
         i = int(np.searchsorted(np.cumsum(self.weights), u * self.weights.sum(), side="right"))
         i = min(i, len(self.weights) - 1)
         return i, {k: float(v) for k, v in self.params.iloc[i].items()}
@@ -114,14 +117,15 @@ def triangular(lo: float, mode: float, hi: float, u: float | np.ndarray) -> floa
     return float(out) if out.ndim == 0 else out
 
 
-def draw_effects(specs: Sequence, seed: int, replicate: int) -> list:
-    """The measures with every effect value drawn for replicate r (see the module docstring)."""
+def draw_effects(specs: Sequence, seed: int, *key: int) -> list:
+    """The measures with every effect value drawn for replicate r (`key` = (r,); in a sweep
+    (point, r)); see the module docstring."""
     out = []
     for spec in specs:
         effects, seen = [], {}
         for e in spec.effects:
             k = seen[e.acts_on] = seen.get(e.acts_on, -1) + 1
-            u = make_stream(seed, "ensemble.effects", replicate, zlib.crc32(spec.id.encode()),
+            u = make_stream(seed, "ensemble.effects", *key, zlib.crc32(spec.id.encode()),
                             zlib.crc32(e.acts_on.encode()), k).random()
             lo, hi = e.range
             effects.append(e.model_copy(update={"value": triangular(lo, e.value, hi, u)}))
@@ -151,6 +155,26 @@ class Draws:
         return f"{p}; {e}; paired seeds"
 
 
+def draw_inputs(draws: Draws, scen, seed: int, key: tuple[int, ...],
+                overrides: dict | None, specs: list) -> tuple[int | None, dict, list]:
+    """The drawn inputs of one evaluation keyed by `key` ((r,) in runs and comparisons,
+    (point, r) in sweeps): the particle (None when not drawn), the parameter overrides with the
+    particle's values for every parameter that neither the scenario nor `overrides` sets, and
+    the measures with their effects drawn (with `effects: drawn`)."""
+    particle = None
+    overrides = dict(overrides or {})
+    if draws.ensemble is not None:
+        if draws.params_at_median:
+            params = draws.ensemble.median()
+        else:
+            particle, params = draws.ensemble.draw(seed, *key)
+        own = set(scen.parameters) | set(overrides)
+        overrides |= {k: v for k, v in params.items() if k not in own}
+    if draws.effects == "drawn":
+        specs = draw_effects(specs, seed, *key)
+    return particle, overrides, specs
+
+
 def draw_task(task: tuple, draws: Draws | None) -> tuple:
     """A `run_replicate` argument tuple (scenario, replicate, seed[, overrides[, specs, ...]])
     with the replicate's parameter set and effects drawn in (further arguments are kept);
@@ -158,15 +182,9 @@ def draw_task(task: tuple, draws: Draws | None) -> tuple:
     if draws is None or not draws.active:
         return task
     scen, r, seed = task[:3]
-    overrides = dict(task[3]) if len(task) > 3 and task[3] else {}
+    overrides = task[3] if len(task) > 3 else None
     specs = task[4] if len(task) > 4 and task[4] is not None else scen.specs()
-    if draws.ensemble is not None:
-        params = draws.ensemble.median() if draws.params_at_median else \
-            draws.ensemble.draw(seed, r)[1]
-        own = set(scen.parameters) | set(overrides)
-        overrides |= {k: v for k, v in params.items() if k not in own}
-    if draws.effects == "drawn":
-        specs = draw_effects(specs, seed, r)
+    _, overrides, specs = draw_inputs(draws, scen, seed, (r,), overrides, specs)
     return (scen, r, seed, overrides, specs, *task[5:])
 
 

@@ -25,6 +25,7 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator
 from sim.errors import ExperimentError, InputError, ParameterError
 from sim.inputs import (
     StrictInput,
+    allowed_roots,
     check_name,
     describe_validation,
     one_of,
@@ -32,6 +33,8 @@ from sim.inputs import (
     read_mapping,
     reference,
 )
+from sim.interventions import groups as measure_groups
+from sim.interventions.groups import is_group_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 METHODS = ("morris", "sobol", "grid", "lhs")
@@ -72,6 +75,8 @@ ISHIGAMI_PARAMETERS: dict[str, ParamInfo] = {
 class _RangeOverride(StrictInput):
     model_config = ConfigDict(extra="forbid")
     range: tuple[float, float] | None = None
+    # the experiment knowingly sweeps beyond the plausible range (recorded in the manifest)
+    allow_outside_range: bool = False
 
 
 class _RawExperiment(StrictInput):
@@ -94,6 +99,9 @@ class _RawExperiment(StrictInput):
     replicates: int = Field(default=1, gt=0, le=MAX_REPLICATES)
     outputs: list[str] = Field(min_length=1)
     seed: int = Field(default=12345, ge=0, le=2**32 - 1)
+    ensemble: str | None = None
+    effects: Literal["drawn", "point"] | None = None
+    years: int | None = Field(default=None, ge=1, le=100)
 
     @field_validator("outputs")
     @classmethod
@@ -124,6 +132,14 @@ class Experiment:
     description: str = ""
     # parameter values outside their plausible range, allowed with --allow-outside-range
     outside_range: Mapping[str, dict] = field(default_factory=dict, compare=False)
+    # the calibrated ensemble every point draws its other parameters from (None: defaults),
+    # whether measures' effects are drawn from their ranges, and a horizon replacing the
+    # scenarios' own `years`
+    ensemble: Path | None = None
+    effects: str = "point"
+    years: int | None = None
+    # group parameters (effect_scaling.<kind>.<key>, swept or fixed): their descriptions
+    groups: Mapping[str, ParamInfo] = field(default_factory=dict, compare=False)
 
     @property
     def n_points(self) -> int:
@@ -169,7 +185,15 @@ class Experiment:
             "fixed": dict(self.fixed), "samples": self.samples, "levels": self.levels,
             "second_order": self.second_order, "replicates": self.replicates,
             "outputs": list(self.outputs), "seed": self.seed,
+            # only when set, so that experiments without them keep their hash (and resume)
+            **({"ensemble": _display_path(self.ensemble)} if self.ensemble else {}),
+            **({"effects": self.effects} if self.effects != "point" else {}),
+            **({"years": self.years} if self.years is not None else {}),
         }
+
+    def param_info(self, name: str) -> ParamInfo:
+        """The description of a varied or fixed parameter (model parameter or group)."""
+        return self.groups[name] if name in self.groups else model_parameters(self.model)[name]
 
     def spec_hash(self) -> str:
         """sha256 of the canonical form: identifies the experiment for resuming."""
@@ -251,14 +275,15 @@ def parse_experiment(raw: Mapping, where: str = "experiment", base: Path | None 
                               got) from None
     if spec.name is not None:
         check_name(spec.name, where, "name", ExperimentError)
-    catalogue = model_parameters(spec.model)
     scenarios = _scenarios(spec, where, base)
+    catalogue = {**model_parameters(spec.model), **_groups(spec, scenarios, where)}
+    ensemble = _ensemble(spec, where, base)
     params = _parameters(spec, catalogue, where)
     fixed = _fixed(spec, catalogue, params, where)
     _check_method(spec, len(params), where)
     _check_outputs(spec, where)
     _check_columns(spec, params, where, len(scenarios))
-    outside = _outside_range(params, fixed, catalogue, where)
+    outside = _outside_range(params, fixed, catalogue, where, _allowed_outside(spec))
     if spec.model == "uvts":  # refuse a bad scenario now, not after the output folder is made
         from sim.scenario import load_scenario
 
@@ -269,7 +294,10 @@ def parse_experiment(raw: Mapping, where: str = "experiment", base: Path | None 
         difference=spec.difference, parameters=params, fixed=fixed, method=spec.method,
         samples=spec.samples, levels=spec.levels, second_order=spec.second_order,
         replicates=spec.replicates, outputs=tuple(spec.outputs), seed=spec.seed,
-        description=spec.description, outside_range=outside,
+        description=spec.description, outside_range=outside, ensemble=ensemble,
+        effects=spec.effects or ("drawn" if ensemble is not None else "point"),
+        years=spec.years,
+        groups={n: catalogue[n] for n in (*params, *fixed) if is_group_name(n)},
     )
     if exp.n_runs > HARD_MAX_RUNS:
         field_ = "replicates" if exp.n_points <= HARD_MAX_RUNS else "samples"
@@ -279,9 +307,90 @@ def parse_experiment(raw: Mapping, where: str = "experiment", base: Path | None 
     return exp
 
 
+def _allowed_outside(spec: _RawExperiment) -> frozenset[str]:
+    """Parameters whose entry says `allow_outside_range: true`."""
+    if not isinstance(spec.parameters, dict):
+        return frozenset()
+    return frozenset(n for n, b in spec.parameters.items() if b is not None
+                     and b.allow_outside_range)
+
+
+def _group_names(spec: _RawExperiment) -> list[tuple[str, str]]:
+    """(field, name) of every group parameter the file varies or fixes."""
+    varied = list(spec.parameters) if isinstance(spec.parameters, list) else list(spec.parameters)
+    return [(f"parameters.{n}", n) for n in varied if is_group_name(n)] + [
+        (f"fixed.{n}", n) for n in spec.fixed if is_group_name(n)]
+
+
+def _groups(spec: _RawExperiment, scenarios: tuple[Path, ...], where: str) -> dict[str, ParamInfo]:
+    """Descriptions of the group parameters, checked against the measures of the scenarios."""
+    names = _group_names(spec)
+    if not names:
+        return {}
+    if spec.model != "uvts":
+        field_, name = names[0]
+        raise ExperimentError(where, field_, "group effect parameters only with model: uvts", name)
+    from sim.scenario import load_scenario
+
+    specs = {}
+    for p in scenarios:
+        for s in load_scenario(p).specs():
+            specs.setdefault(s.id, s)
+    out = {}
+    for field_, name in names:
+        problem = measure_groups.problem(name, specs.values())
+        if problem:
+            raise ExperimentError(where, field_, problem, name)
+        ids = [i for i, s in specs.items() if measure_groups.in_group(s, name)]
+        out[name] = ParamInfo(
+            name, 1.0, measure_groups.DEFAULT_RANGE, measure_groups.BOUNDS, unit="multiplier",
+            source="experiment: a group of measures (sim/interventions/groups.py)",
+            description=f"multiplier of the behavioural effects of the {len(ids)} measures of "
+                        f"this group, after effect_scaling: {', '.join(ids)}")
+    return out
+
+
+def _ensemble(spec: _RawExperiment, where: str, base: Path | None) -> Path | None:
+    """The ensemble file: relative to the experiment's folder, then the repository root;
+    checked now (columns, weights), so that a bad file stops the sweep before it starts."""
+    if spec.ensemble is None:
+        if spec.effects is not None and spec.model != "uvts":
+            raise ExperimentError(where, "effects", "effects only with model: uvts", spec.effects)
+        return None
+    if spec.model != "uvts":
+        raise ExperimentError(where, "ensemble", "an ensemble only with model: uvts",
+                              spec.ensemble)
+    from sim.ensemble import EnsembleError, load_ensemble
+
+    name = spec.ensemble
+    if not name.strip() or "\x00" in name or len(name) > 1000:
+        raise ExperimentError(where, "ensemble", "a path to an ensemble file", name)
+    p = Path(name).expanduser()
+    bases = [d for d in (base, REPO_ROOT) if d is not None]
+    cands = [p] if p.is_absolute() else [b / p for b in bases]
+    roots = [*allowed_roots(base), REPO_ROOT.resolve()]
+    found = next((c.resolve() for c in cands if c.resolve().is_file()), None)
+    if found is None:
+        raise ExperimentError(where, "ensemble", "an existing ensemble file (looked for "
+                              f"{', '.join(str(c.resolve()) for c in cands)}; `uvts calibrate` "
+                              "writes calibration/<name>/ensemble.parquet)", name)
+    if not any(found == r or found.is_relative_to(r) for r in roots):
+        raise ExperimentError(where, "ensemble", f"an ensemble file inside "
+                              f"{', '.join(str(r) for r in dict.fromkeys(roots))} (files "
+                              "elsewhere are not read; allow a folder with --search-path)", name)
+    try:
+        load_ensemble(found)
+    except EnsembleError as exc:
+        raise ExperimentError(where, "ensemble", f"a usable ensemble table ({exc.where}: column "
+                              f"'{exc.field}': expected {exc.expected})", name) from None
+    return found
+
+
 def _outside_range(params: Mapping[str, tuple[float, float]], fixed: Mapping[str, float],
-                   catalogue: Mapping[str, ParamInfo], where: str) -> dict[str, dict]:
-    """Swept ranges and fixed values outside the plausible ranges: refused unless allowed."""
+                   catalogue: Mapping[str, ParamInfo], where: str,
+                   allowed: frozenset[str] = frozenset()) -> dict[str, dict]:
+    """Swept ranges and fixed values outside the plausible ranges: refused unless allowed
+    (--allow-outside-range, or `allow_outside_range: true` on the parameter in the file)."""
     out: dict[str, dict] = {}
     items = [(f"parameters.{n}.range", n, r) for n, r in params.items()]
     items += [(f"fixed.{n}", n, (v, v)) for n, v in fixed.items()]
@@ -289,9 +398,10 @@ def _outside_range(params: Mapping[str, tuple[float, float]], fixed: Mapping[str
         plo, phi = catalogue[name].range
         if plo <= lo and hi <= phi:
             continue
-        if not outside_range_allowed():
+        if not outside_range_allowed() and name not in allowed:
             raise ParameterError(where, field_, f"values inside the plausible range [{plo}, {phi}] "
-                                 f"of {name}; to use them anyway, run with --allow-outside-range",
+                                 f"of {name}; to use them anyway, run with --allow-outside-range "
+                                 "or write 'allow_outside_range: true' in the parameter's entry",
                                  [lo, hi] if lo != hi else lo)
         out[name] = {"used": [lo, hi] if lo != hi else lo, "range": [plo, phi]}
     return out
@@ -400,7 +510,7 @@ def _check_outputs(spec: _RawExperiment, where: str) -> None:
                                   name)
 
 
-RESERVED_COLUMNS = ("task_id", "point", "replicate", "seed", "wall_s", "worker")
+RESERVED_COLUMNS = ("task_id", "point", "replicate", "seed", "particle", "wall_s", "worker")
 
 
 def _check_columns(spec: _RawExperiment, params: Mapping, where: str, n_scenarios: int) -> None:

@@ -186,7 +186,7 @@ class UmeaModel(mesa.Model):
             (np.ones(n, F32), (self.pop.district, np.arange(n))), shape=(self.city.n_districts, n))
         self.involvement.initialise(self)
         self.agent_of_slot: list[Youth | None] = [None] * n  # a list: the GC sees through it
-        list(map(partial(Youth, self), range(n)))
+        self.add_youths(range(n))
         self.measures = InterventionSet(list(interventions), self)
         self.social.burn_in(self)
         self.datacollector = mesa.DataCollector(model_reporters=_reporters())
@@ -207,6 +207,36 @@ class UmeaModel(mesa.Model):
         boy, p = self.pop.boy, self.p
         self._sex = {k: rc.sex_factor(boy, p[f"sex_hr_{k}"]) for k in ("entry", "recruit", "progress")}
         self.risk_dynamics.reset()
+
+    def add_youths(self, slots: Any) -> None:
+        """Mesa agents for the youths in `slots`, registered with the model in bulk.
+
+        The result is what `Youth(self, slot)` for each slot gives (ids counted on from Mesa's
+        per-model counter; the model's register, `agents_by_type[Youth]` and `agents` hold them),
+        without Mesa's per-agent debug message and set bookkeeping, which were most of a model's
+        set-up time. If Mesa's registers are not the ones this was written for (Mesa 3.1-3.3), it
+        falls back to creating them one by one."""
+        slots, cls = [int(s) for s in slots], self.agent_class
+        by_type = getattr(self, "_agents_by_type", None)
+        mesa_registers = (isinstance(getattr(self, "_agents", None), dict)
+                          and isinstance(by_type, dict)
+                          and isinstance(getattr(getattr(self, "_all_agents", None), "_agents", None),
+                                         weakref.WeakKeyDictionary))
+        if cls.__init__ is not Youth.__init__ or not mesa_registers:
+            list(map(partial(cls, self), slots))
+            return
+        ids, new, agents = cls._ids[self], cls.__new__, []
+        for slot in slots:
+            agent = new(cls)
+            agent.model, agent.unique_id, agent.pos, agent.slot = self, next(ids), None, slot
+            self.agent_of_slot[slot] = agent
+            agents.append(agent)
+        self._agents.update(dict.fromkeys(agents))
+        if cls not in by_type:
+            by_type[cls] = mesa.agent.AgentSet([], random=self.random)
+        for register in (by_type[cls]._agents, self._all_agents._agents):
+            remove = register._remove
+            register.data.update((weakref.ref(a, remove), None) for a in agents)
 
     def keys(self, kind: int, *ids: np.ndarray | int) -> np.ndarray:
         return entity_keys(self.seed_value, kind, *ids)

@@ -62,7 +62,7 @@ T = {
         "fig_dep": "Figure 3. Each department's contribution (leave one department out).",
         "districts_h": "Per district", "departments_h": "Per department",
         "no_departments": "The comparison was run without department contributions "
-                          "(--no-departments).",
+                          "(add --departments to uvts compare for them).",
         "costs_h": "Outcomes and costs per scenario",
         "assumptions_h": "Assumptions and their sources",
         "assumptions_intro": "Model parameters as used (value, plausible range, unit, source). "
@@ -129,7 +129,8 @@ T = {
         "fig_map": "Figur 2. Barn som hålls utanför periferin, per stadsdel.",
         "fig_dep": "Figur 3. Varje förvaltnings bidrag (en förvaltning i taget utelämnad).",
         "districts_h": "Per stadsdel", "departments_h": "Per förvaltning",
-        "no_departments": "Jämförelsen kördes utan förvaltningarnas bidrag (--no-departments).",
+        "no_departments": "Jämförelsen kördes utan förvaltningarnas bidrag (lägg till --departments i uvts "
+                          "compare för dem).",
         "costs_h": "Utfall och kostnader per scenario",
         "assumptions_h": "Antaganden och deras källor",
         "assumptions_intro": "Modellparametrar som de använts (värde, rimligt intervall, enhet, "

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sim import kernels
 from sim.recruitment import STAGES
 from sim.risk import ALL_FACTORS
 
@@ -299,9 +300,20 @@ def manifest(scenarios: list, seed: int, replicate_seeds: list[int], params: dic
         "package_version": sim.__version__,
         "git_commit": git_commit(),
         "versions": {"python": platform.python_version(), "numpy": np.__version__,
-                     "scipy": scipy.__version__, "mesa": mesa.__version__, "pandas": pd.__version__},
+                     "scipy": scipy.__version__, "mesa": mesa.__version__, "pandas": pd.__version__,
+                     "numba": _numba_version()},
+        # compiled kernels or their numpy fallbacks: the same results bit for bit (sim/kernels.py)
+        "kernels": kernels.ENGINE,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def _numba_version() -> str | None:
+    if kernels.ENGINE != "numba":
+        return None
+    import numba
+
+    return numba.__version__
 
 
 def _atomic(path, write) -> None:

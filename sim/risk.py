@@ -26,6 +26,8 @@ PEER_FACTORS = 4  # the first four columns are shaped by peers
 PLACE_FACTOR = "visible_criminals_public_space"
 ALL_FACTORS: tuple[str, ...] = (*FACTORS, PLACE_FACTOR)
 FACTOR_INDEX = {name: k for k, name in enumerate(FACTORS)}
+# the factors a family crisis raises
+SHOCK_COLS = (FACTOR_INDEX["vulnerable_family"], FACTOR_INDEX["mental_ill_health"])
 SQRT12 = np.float32(np.sqrt(12.0))
 
 
@@ -68,5 +70,5 @@ def peer_pull(w_peer: sp.csr_array, age: np.ndarray, eta: float) -> np.ndarray:
 def apply_shocks(x: np.ndarray, hit: np.ndarray, size: float) -> None:
     """Family crises: raise vulnerable_family and mental_ill_health of the youths hit."""
     if hit.any():
-        cols = [FACTOR_INDEX["vulnerable_family"], FACTOR_INDEX["mental_ill_health"]]
+        cols = list(SHOCK_COLS)
         x[np.ix_(hit, cols)] = np.minimum(x[np.ix_(hit, cols)] + np.float32(size), 1.0)

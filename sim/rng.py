@@ -12,6 +12,8 @@ import zlib
 
 import numpy as np
 
+from sim import kernels
+
 
 def stream_key(name: str) -> int:
     """A stable 32-bit key for a stream name (crc32; Python's hash() is salted per process)."""
@@ -52,9 +54,14 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 def splitmix64(x: np.ndarray) -> np.ndarray:
-    """The splitmix64 finaliser, vectorised: a well-mixed 64-bit hash of each element."""
+    """The splitmix64 finaliser, vectorised: a well-mixed 64-bit hash of each element (compiled
+    for arrays when sim.kernels has Numba; the same integers either way)."""
+    x = np.asarray(x, np.uint64)
+    out = kernels.splitmix64(x)
+    if out is not None:
+        return out
     with np.errstate(over="ignore"):
-        z = np.asarray(x, np.uint64) + _GOLDEN
+        z = x + _GOLDEN
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return z ^ (z >> np.uint64(31))
@@ -76,5 +83,11 @@ def keyed_uniform(keys: np.ndarray, counter: int) -> np.ndarray:
     of an entity at a given time does not depend on how many other entities exist."""
     with np.errstate(over="ignore"):
         c = np.asarray(counter, np.int64).astype(np.uint64)
-        z = splitmix64(keys ^ splitmix64(c * _GOLDEN))
+        cmix = splitmix64(c * _GOLDEN)
+        keys = np.asarray(keys, np.uint64)
+        if cmix.ndim == 0:
+            out = kernels.keyed_uniform(keys, np.uint64(cmix))
+            if out is not None:
+                return out
+        z = splitmix64(keys ^ cmix)
     return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)

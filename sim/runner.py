@@ -125,10 +125,14 @@ def run_scenario(scenario: Scenario, seed: int | None = None, replicates: int | 
 
 
 def run_summary(scenario: str | Path | Scenario, overrides: Mapping[str, float] | None,
-                seed: int) -> dict[str, float]:
-    """One run of `scenario` with parameter overrides and this exact seed: scalar outputs."""
+                seed: int, specs: list[InterventionSpec] | None = None,
+                years: int | None = None) -> dict[str, float]:
+    """One run of `scenario` with parameter overrides and this exact seed: scalar outputs.
+    `specs` replace the scenario's measures (drawn or scaled effects), `years` its horizon."""
     scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    model = build_model(scen, seed, overrides)
+    if years is not None and years != scen.years:
+        scen = scen.model_copy(update={"years": int(years)})
+    model = build_model(scen, seed, overrides, specs)
     return summarise(model.run())
 
 

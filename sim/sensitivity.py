@@ -5,7 +5,9 @@ parameters' effect on the *expected* output; the remaining Monte Carlo noise of 
 replicates still adds to the variance (it lowers S1 and raises ST and σ) — use enough
 replicates for noisy outputs. Grid and Latin-hypercube sweeps get Spearman rank correlations.
 
-Writes OUT/analysis/{morris,sobol,sobol_s2,spearman}.{csv,parquet} and one plot per output.
+Writes OUT/analysis/{morris,sobol,sobol_s2,spearman}.{csv,parquet} and one plot per output,
+and distribution.{csv,parquet}: each analysed output's spread over all runs (for a paired
+difference, how often it is below or above zero).
 """
 
 from __future__ import annotations
@@ -87,10 +89,39 @@ def spearman_table(design: pd.DataFrame, means: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for out in means.columns:
         for name in design.columns:
-            res = spearmanr(design[name], means[out], nan_policy="omit")
+            with warnings.catch_warnings():  # a constant output: rho is NaN, said in the table
+                warnings.simplefilter("ignore")
+                res = spearmanr(design[name], means[out], nan_policy="omit")
             rows.append({"output": out, "parameter": name, "rho": float(res.statistic),
                          "p_value": float(res.pvalue)})
     return pd.DataFrame(rows)
+
+
+def distribution_table(results: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Per output column, its distribution over every run of the sweep (all points and
+    replicates, i.e. over the swept ranges and whatever each run draws): mean, sd, 5/50/95 %
+    quantiles and the shares of runs below, at and above zero (for a paired difference: how
+    often the first scenario has less of the output than the second)."""
+    rows = []
+    for col in columns:
+        y = pd.to_numeric(results[col], errors="coerce").dropna().to_numpy(float)
+        if y.size == 0:
+            continue
+        q05, q50, q95 = np.quantile(y, [0.05, 0.5, 0.95])
+        rows.append({"output": col, "runs": int(y.size), "mean": float(y.mean()),
+                     "sd": float(y.std(ddof=1)) if y.size > 1 else float("nan"),
+                     "q05": float(q05), "median": float(q50), "q95": float(q95),
+                     "share_below_zero": float(np.mean(y < 0)),
+                     "share_zero": float(np.mean(y == 0)),
+                     "share_above_zero": float(np.mean(y > 0))})
+    return pd.DataFrame(rows)
+
+
+def _wrap(title: str, width: int = 60) -> str:
+    """A long plot title on several lines (a title wider than the figure is cut off)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(title, width)) or title
 
 
 def _slug(text: str) -> str:
@@ -98,7 +129,7 @@ def _slug(text: str) -> str:
 
 
 def plot_morris(table: pd.DataFrame, out: str, path: Path, lang: str = "en",
-                conf_level: float = 0.95) -> None:
+                conf_level: float = 0.95, name: str | None = None) -> None:
     """μ*–σ scatter for one output, points labelled with parameter names."""
     import matplotlib.pyplot as plt
 
@@ -113,7 +144,7 @@ def plot_morris(table: pd.DataFrame, out: str, path: Path, lang: str = "en",
     top = max(float(d["mu_star"].max()), float(d["sigma"].max()), 0.0) * 1.05 or 1.0
     ax.plot([0, top], [0, top], ls=":", color="grey", lw=0.8)
     ax.set(xlabel=label("mu_star", lang), ylabel=label("sigma", lang),
-           title=label("morris_title", lang, out=label(out, lang)))
+           title=_wrap(label("morris_title", lang, out=name or label(out, lang))))
     ax.set_xlim(left=0)
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8, loc="upper left")
@@ -121,7 +152,8 @@ def plot_morris(table: pd.DataFrame, out: str, path: Path, lang: str = "en",
 
 
 def plot_bars(table: pd.DataFrame, out: str, path: Path, keys: list[str], lang: str = "en",
-              conf_level: float = 0.95, title: str = "sobol_title", ylabel: str = "index") -> None:
+              conf_level: float = 0.95, title: str = "sobol_title", ylabel: str = "index",
+              name: str | None = None) -> None:
     """Grouped bars (one group per parameter) with confidence-interval error bars."""
     import matplotlib.pyplot as plt
 
@@ -135,7 +167,8 @@ def plot_bars(table: pd.DataFrame, out: str, path: Path, keys: list[str], lang: 
                label=label(key, lang))
     ax.axhline(0, color="black", lw=0.6)
     ax.set_xticks(x, d["parameter"], rotation=40, ha="right", fontsize=8)
-    ax.set(ylabel=label(ylabel, lang), title=label(title, lang, out=label(out, lang)))
+    ax.set(ylabel=label(ylabel, lang),
+           title=_wrap(label(title, lang, out=name or label(out, lang))))
     ax.legend(title=label("ci", lang, level=level) if len(keys) > 1 else None, fontsize=8)
     _save(fig, path)
 
@@ -184,25 +217,42 @@ def analyze(out_dir: str | Path, lang: str = "en", conf_level: float = 0.95,
             tables["sobol_s2"] = s2
     else:
         tables["spearman"] = spearman_table(design, means)
+    tables["distribution"] = distribution_table(results, columns)
     for name, df in tables.items():
         _write(df, folder, name)
     if plots:
-        _plot_all(tables, columns, folder, lang, conf_level)
+        _plot_all(tables, columns, folder, lang, conf_level, _stems(exp))
     return tables
 
 
+def _stems(exp: dict) -> tuple[str, ...]:
+    """The scenario labels of the output columns (file stems, as in the results)."""
+    from sim.experiment import scenario_labels
+
+    return scenario_labels(tuple(Path(p) for p in exp.get("scenarios", [])))
+
+
+def output_label(col: str, lang: str, stems: tuple[str, ...] = ()) -> str:
+    """A plot's name for an output column: `x.difference` -> 'X: first − second'."""
+    base, _, part = col.rpartition(".")
+    if part == "difference" and len(stems) == 2:
+        return label("sweep_difference", lang, out=label(base, lang), a=stems[0], b=stems[1])
+    return label(col, lang)
+
+
 def _plot_all(tables: dict[str, pd.DataFrame], columns: list[str], folder: Path, lang: str,
-              conf_level: float) -> None:
+              conf_level: float, stems: tuple[str, ...] = ()) -> None:
     for col in columns:
+        name = output_label(col, lang, stems)
         if "morris" in tables:
             plot_morris(tables["morris"], col, lang_path(folder / f"morris_{_slug(col)}.png", lang), lang,
-                        conf_level)
+                        conf_level, name=name)
         if "sobol" in tables and "S1" in tables["sobol"]:
             d = tables["sobol"].dropna(subset=["S1"])
             if (d["output"] == col).any():
                 plot_bars(d, col, lang_path(folder / f"sobol_{_slug(col)}.png", lang), ["S1", "ST"], lang,
-                          conf_level)
+                          conf_level, name=name)
         if "spearman" in tables:
             plot_bars(tables["spearman"], col,
                       lang_path(folder / f"spearman_{_slug(col)}.png", lang), ["rho"],
-                      lang, conf_level, title="spearman_title", ylabel="rho")
+                      lang, conf_level, title="spearman_title", ylabel="rho", name=name)

@@ -18,6 +18,7 @@ per point and replicate: parameters then outputs), failures.parquet|csv (tasks s
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib
 import json
@@ -40,8 +41,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.ensemble import draw_inputs
 from sim.errors import InputError
 from sim.experiment import REPO_ROOT, Experiment, model_parameters
+from sim.interventions import groups as measure_groups
+from sim.interventions.groups import is_group_name
 from sim.rng import replicate_seed
 
 Evaluate = Callable[[str | None, dict[str, float], int], Mapping[str, float]]
@@ -136,12 +140,26 @@ class Job:
     outputs: tuple[str, ...]
     fixed: dict[str, float]
     evaluate: Evaluate | None = None
+    draws: Any = None           # sim.ensemble.Draws, or None: fixed parameters, point effects
+    seed: int = 0               # the experiment's seed (keys the draws with point, replicate)
+    years: int | None = None    # horizon replacing the scenarios' own
+    # digests of the scenarios as the submitting process read them: workers (also long-lived
+    # Dask workers) re-read a scenario whose files changed since they last read it
+    scenario_digests: tuple[str, ...] = ()
 
 
 def make_job(exp: Experiment, evaluate: Evaluate | None = None) -> Job:
     """The Job of an experiment; `evaluate` replaces the model (tests, custom hooks)."""
+    draws = None
+    if exp.model == "uvts" and (exp.ensemble is not None or exp.effects == "drawn"):
+        from sim.ensemble import Draws, load_ensemble
+
+        ens = load_ensemble(exp.ensemble) if exp.ensemble is not None else None
+        draws = Draws(ens, exp.effects)
+    digests = tuple(_scenario_digest(exp.model, p) for p in exp.scenarios) \
+        if exp.model == "uvts" and (draws is not None or exp.groups) else ()
     return Job(exp.model, tuple(str(p) for p in exp.scenarios), exp.labels, exp.difference,
-               exp.outputs, dict(exp.fixed), evaluate)
+               exp.outputs, dict(exp.fixed), evaluate, draws, exp.seed, exp.years, digests)
 
 
 def _pick(summary: Mapping[str, float], outputs: Iterable[str]) -> dict[str, float]:
@@ -151,19 +169,68 @@ def _pick(summary: Mapping[str, float], outputs: Iterable[str]) -> dict[str, flo
     return {o: float(summary[o]) for o in outputs}
 
 
-def evaluate_point(job: Job, params: Mapping[str, float], seed: int) -> dict[str, float]:
-    """Run every scenario of the job at one point with one seed; return the output columns."""
+@functools.lru_cache(maxsize=8)
+def _scenario(path: str, digest: str = "") -> tuple[Any, tuple]:
+    """A scenario and its measures, read once per worker process (per digest: read again
+    when the submitting process saw other contents)."""
+    scen = importlib.import_module("sim.scenario").load_scenario(path)
+    return scen, tuple(scen.specs())
+
+
+def _inputs(job: Job, path: str, overrides: dict[str, float], seed: int, point: int,
+            replicate: int) -> tuple[Any, dict[str, float], dict[str, Any], int | None]:
+    """What the model of one scenario gets at one point: (the scenario: its path for a hook,
+    the scenario object for the model), the parameter overrides, further keyword arguments
+    (`specs`, `years`) and the particle drawn (None without an ensemble).
+
+    The draws are keyed by (experiment seed, point, replicate) only, so every scenario of a
+    pair gets the same particle and the same draw of every measure they share; swept and fixed
+    values win over the particle (sim.ensemble.draw_inputs), then group scalings multiply the
+    measures' behavioural effects (sim.interventions.groups.scale)."""
+    scalings = {k: v for k, v in overrides.items() if is_group_name(k)}
+    plain = {k: v for k, v in overrides.items() if not is_group_name(k)}
+    extra: dict[str, Any] = {}
+    if job.years is not None:
+        extra["years"] = job.years
+    if job.model != "uvts" or (job.draws is None and not scalings):
+        return path, plain, extra, None
+    digest = dict(zip(job.scenarios, job.scenario_digests, strict=False)).get(path, "")
+    scen, specs = _scenario(path, digest)
+    particle = None
+    specs = list(specs)
+    if job.draws is not None:
+        particle, plain, specs = draw_inputs(job.draws, scen, job.seed, (point, replicate),
+                                             plain, specs)
+    if scalings:
+        specs = measure_groups.scale(specs, scalings)
+    extra["specs"] = specs
+    return (path if job.evaluate else scen), plain, extra, particle
+
+
+def evaluate_point(job: Job, params: Mapping[str, float], seed: int, point: int = 0,
+                   replicate: int = 0) -> dict[str, float]:
+    """Run every scenario of the job at one point with one seed; return the output columns
+    (and `particle`, the ensemble's parameter set used, when the job draws from one)."""
     fn = job.evaluate or _model_function(job.model)
     overrides = {**job.fixed, **{k: float(v) for k, v in params.items()}}
-    if len(job.scenarios) <= 1:
-        scenario = job.scenarios[0] if job.scenarios else None
-        return _pick(fn(scenario, dict(overrides), seed), job.outputs)
-    values = [_pick(fn(s, dict(overrides), seed), job.outputs) for s in job.scenarios]
+    scenarios = job.scenarios or (None,)
+    values, particles = [], set()
+    for s in scenarios:
+        target, over, extra, particle = (s, dict(overrides), {}, None) if s is None else \
+            _inputs(job, s, dict(overrides), seed, point, replicate)
+        values.append(_pick(fn(target, over, seed, **extra), job.outputs))
+        particles.add(particle)
+    if len(particles) != 1:  # cannot happen: the draw depends on (seed, point, replicate) only
+        raise RuntimeError(f"scenarios of point {point} drew different particles {particles}")
+    drawn = {"particle": particles.pop()} if job.draws is not None and \
+        job.draws.ensemble is not None else {}
+    if len(scenarios) <= 1:
+        return values[0] | drawn
     row = {f"{o}.{lab}": v[o] for o in job.outputs for lab, v in zip(job.labels, values,
                                                                       strict=True)}
     if job.difference:
         row |= {f"{o}.difference": values[0][o] - values[1][o] for o in job.outputs}
-    return row
+    return row | drawn
 
 
 def run_task(job: Job, task: Task, params: Mapping[str, float]) -> dict[str, Any]:
@@ -172,7 +239,7 @@ def run_task(job: Job, task: Task, params: Mapping[str, float]) -> dict[str, Any
     base = {"task_id": task.task_id, "point": task.point, "replicate": task.replicate,
             "seed": task.seed, "worker": f"{socket.gethostname()}:{os.getpid()}"}
     try:
-        outputs = evaluate_point(job, params, task.seed)
+        outputs = evaluate_point(job, params, task.seed, task.point, task.replicate)
     except Exception as exc:  # every model error is recorded, not raised
         return base | {"ok": False, "error_type": type(exc).__name__, "message": str(exc),
                        "traceback": traceback.format_exc(), "wall_s": time.perf_counter() - t0}
@@ -438,9 +505,33 @@ def input_fingerprint(exp: Experiment) -> dict[str, Any]:
     """Hashes of what the runs depend on besides the experiment: scenarios and defaults."""
     params = {n: p.value for n, p in sorted(model_parameters(exp.model).items())}
     text = json.dumps(params, sort_keys=True)
-    return {"scenario_sha256": {str(lab): _scenario_digest(exp.model, p) for lab, p in
-                                zip(exp.labels, exp.scenarios, strict=True)},
-            "parameter_defaults_sha256": hashlib.sha256(text.encode()).hexdigest()}
+    out = {"scenario_sha256": {str(lab): _scenario_digest(exp.model, p) for lab, p in
+                               zip(exp.labels, exp.scenarios, strict=True)},
+           "parameter_defaults_sha256": hashlib.sha256(text.encode()).hexdigest()}
+    if exp.ensemble is not None:  # only then, so that older directories still resume
+        out["ensemble_sha256"] = _sha256_file(exp.ensemble)
+    return out
+
+
+def _uncertainty(exp: Experiment) -> dict[str, Any]:
+    """What each point draws besides the design: the ensemble (path, sha256, size), effects,
+    and the horizon; and the group parameters' members."""
+    out: dict[str, Any] = {"effects": exp.effects, "years": exp.years, "ensemble": None}
+    if exp.ensemble is not None:
+        from sim.ensemble import load_ensemble
+
+        ens = load_ensemble(exp.ensemble)
+        out["ensemble"] = {"path": str(exp.ensemble), "sha256": _sha256_file(exp.ensemble),
+                           "particles": len(ens), "parameters": list(ens.params.columns),
+                           "drawn_for": sorted(set(ens.params.columns) - set(exp.parameters)
+                                               - set(exp.fixed)),
+                           "stream": "ensemble.parameters keyed by (seed, point, replicate)"}
+    if exp.effects == "drawn":
+        out["effects_stream"] = ("ensemble.effects keyed by (seed, point, replicate, measure, "
+                                 "acts_on, k): triangular on each documented range")
+    if exp.groups:
+        out["groups"] = {n: g.description for n, g in exp.groups.items()}
+    return out
 
 
 def git_commit() -> str | None:
@@ -469,15 +560,17 @@ def new_manifest(exp: Experiment, design: pd.DataFrame) -> dict[str, Any]:
     """The manifest of a fresh sweep directory."""
     import sim
 
-    cat = model_parameters(exp.model)
-    params = {n: {"range_used": list(r), "value": cat[n].value, "range": list(cat[n].range),
-                  "bounds": list(cat[n].bounds), "unit": cat[n].unit, "source": cat[n].source,
-                  "description": cat[n].description} for n, r in exp.parameters.items()}
+    info = {n: exp.param_info(n) for n in exp.parameters}
+    params = {n: {"range_used": list(r), "value": info[n].value, "range": list(info[n].range),
+                  "bounds": list(info[n].bounds), "unit": info[n].unit,
+                  "source": info[n].source, "description": info[n].description}
+              for n, r in exp.parameters.items()}
     return {
         "format": FORMAT_VERSION, "experiment": exp.to_dict(),
         "experiment_file": str(exp.path) if exp.path else None, "spec_hash": exp.spec_hash(),
         "inputs": input_fingerprint(exp), "parameters": params,
         "outside_plausible_range": dict(exp.outside_range),
+        "uncertainty": _uncertainty(exp),
         "problem": salib_problem(exp), "n_points": len(design),
         "n_tasks": len(design) * exp.replicates,
         "replicate_seeds": [replicate_seed(exp.seed, r) for r in range(exp.replicates)],
@@ -511,6 +604,8 @@ def _check_same(old: dict[str, Any], exp: Experiment, out: Path) -> None:
                    if old_inputs.get("scenario_sha256", {}).get(k) != v]
         if old_inputs.get("parameter_defaults_sha256") != new_inputs["parameter_defaults_sha256"]:
             changed.append("parameter defaults")
+        if old_inputs.get("ensemble_sha256") != new_inputs.get("ensemble_sha256"):
+            changed.append("ensemble file")
         raise InputError(where, "inputs", "the scenario files and parameter file this directory "
                          f"was started with (changed: {', '.join(changed) or 'format'}); use "
                          "another --out directory or delete it")

@@ -22,3 +22,14 @@ def paired_model(scenario: str | None, overrides: dict[str, float],
     if scenario is not None and Path(scenario).stem == "treated":
         out["y"] += overrides["x1"]
     return out
+
+
+def echo_model(scenario: str | None, overrides: dict[str, float], seed: int,
+               specs: list | None = None, years: int | None = None) -> dict[str, float]:
+    """Echoes what a uvts sweep hands the model: the particle's entry_base_rate, the swept
+    recruit_rate_peer, the drawn effect of measure `m1` on the entry hazard, and the seed."""
+    effect = next((e.value for s in specs or [] if s.id == "m1" for e in s.effects
+                   if e.acts_on == "entry_hazard"), float("nan"))
+    return {"new_members_per_year": overrides["entry_base_rate"],
+            "periphery_entries_per_year": overrides["recruit_rate_peer"],
+            "youth_years_stage2plus": effect, "cost_sek": float(seed % 1000)}

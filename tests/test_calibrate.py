@@ -221,3 +221,18 @@ def test_burn_in_is_cut_from_every_kind_of_record():
     assert out["new_members_u18_per_year"] == pytest.approx(2 * 52)  # 1 a week in each district
     assert out["year9_not_eligible_share"] == pytest.approx(0.1)
     assert out["periphery_entry_age_median"] == 12
+
+
+def test_truncated_weights_keep_one_particle_from_dominating():
+    """Truncated importance sampling: weights capped at mean·√N, normalised, order kept; a
+    dominated ensemble gains effective sample size, an even one is unchanged."""
+    from sim.calibrate import effective_sample_size, truncated_weights
+
+    w = np.r_[78.0, np.full(59, 22.0 / 59)]
+    t = truncated_weights(w)
+    assert t.sum() == pytest.approx(1.0) and (t > 0).all()
+    assert t[0] < w[0] / w.sum() and np.argmax(t) == 0
+    assert effective_sample_size(t) > 2 * effective_sample_size(w)
+    even = np.full(60, 1 / 60)
+    assert np.allclose(truncated_weights(even), even)
+    assert effective_sample_size(even) == pytest.approx(60)

@@ -114,3 +114,26 @@ def test_plan_period_of_the_activity_plan():
     # the plan starts in 2024; several measures run "until further notice", i.e. to the horizon
     assert lo == 2024.0 and hi == plan.start_year + plan.years
     assert cmp.plan_period(without, without) is None
+
+
+def test_department_contributions_on_request(tmp_path, capsys):
+    """Contributions cost a run per department and level and replicate, so they come only with
+    --departments: one row per department and per level of the evaluated plan."""
+    from sim.cli import main
+    from sim.scenario import load_scenario
+
+    a, b = tmp_path / "plan.yaml", tmp_path / "none.yaml"
+    a.write_text(f"extends: {SCENARIOS / 'uvts_2024_2026.yaml'}\nname: plan\nyears: 1\n")
+    b.write_text(f"extends: {SCENARIOS / 'without_uvts.yaml'}\nname: none\nyears: 1\n")
+    out = tmp_path / "out"
+    assert main(["compare", str(a), str(b), "--replicates", "1", "--out", str(out), "--workers",
+                 "2", "--departments", "--no-ensemble"]) == 0
+    other = {s.id for s in load_scenario(b).specs()}
+    plan = [s for s in load_scenario(a).specs() if s.id not in other]
+    deps, levels = pd.read_csv(out / "departments.csv"), pd.read_csv(out / "levels.csv")
+    assert set(deps["department"]) == {s.department for s in plan}
+    assert len(levels) == len({s.level for s in plan})
+    assert (out / "departments.png").is_file()
+    err = capsys.readouterr().err
+    n = 2 + len(deps) + len(levels)
+    assert f"compare: {n} runs" in err

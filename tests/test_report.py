@@ -45,7 +45,7 @@ def test_html_is_self_contained_with_every_section(reports):
     for section in ("The question", "The headline", "The scenarios", "Figures", "Per district",
                     "Per department", "Assumptions and their sources", "Caveats", "Manifest"):
         assert f"<h2>{section}" in html, section
-    assert "What the interval covers" in html and "--no-departments" in html
+    assert "What the interval covers" in html and "--departments" in html
     summary = pd.read_csv(reports / "comparisons.csv").iloc[0]
     med = summary["prevented_periphery_entries_u18_2024_median"]
     assert f"keeps <b>{med:,.1f}</b> children out" in html  # the headline is the table's number

@@ -9,7 +9,6 @@ household, the school it attends now and its district; the peer network is redra
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -52,7 +51,7 @@ class Cohorts:
         moving = moving[~np.isin(moving, leavers)]
         assign_schools(pop, moving, model.city, rng)
         living_baselines(pop, np.arange(pop.n), model.city)
-        list(map(partial(model.agent_class, model), leavers.tolist()))
+        model.add_youths(leavers.tolist())
         model.build_networks(year)
         model.measures.new_year(model, leavers)
 

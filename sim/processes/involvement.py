@@ -27,9 +27,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
+from sim import kernels
 from sim import recruitment as rc
+from sim.kernels import in_neighbour_counts
 from sim.processes.criminal_network import KEY_ASSIGN, KEY_INITIAL_ADULT, KEY_INITIAL_YOUTH
 from sim.recruitment import (
     EXITED,
@@ -62,17 +63,6 @@ def compete(u: np.ndarray, rate_a: np.ndarray | float, rate_b: np.ndarray | floa
     share_a = np.divide(rate_a, total, out=np.zeros_like(total), where=total > 0)
     first = u < p_any * share_a
     return fire & first, fire & ~first
-
-
-def in_neighbour_counts(at: sp.csr_array, sources: np.ndarray, n: int) -> np.ndarray:
-    """For each youth, how many of `sources` it is tied to, via the transposed matrix `at`."""
-    if sources.size == 0:
-        return np.zeros(n, np.float32)
-    starts, ends = at.indptr[sources], at.indptr[sources + 1]
-    lens = ends - starts
-    first = np.concatenate(([0], np.cumsum(lens)[:-1]))
-    pos = np.repeat(starts - first, lens) + np.arange(lens.sum())
-    return np.bincount(at.indices[pos], minlength=n).astype(np.float32)
 
 
 def weighted_sample(rng: np.random.Generator, w: np.ndarray, k: int) -> np.ndarray:
@@ -146,6 +136,11 @@ class Involvement:
         """Per-youth exposure to involved friends, siblings, schoolmates."""
         pop, st, net = model.pop, model.stage, model.network
         n = pop.n
+        fused = kernels.exposure(st, model.member_id, net.status, rc.INCARCERATED, model.peers_t,
+                                 model.net.siblings, pop.school, pop.school_type.size,
+                                 model.out_degree, NORM_BREAKING, MEMBER, PERIPHERAL, MEMBER)
+        if fused is not None:  # one compiled pass, the same numbers
+            return fused
         involved = np.flatnonzero((st >= NORM_BREAKING) & (st <= MEMBER))
         away = (st == MEMBER) & (model.member_id >= 0)
         away[away] = net.status[model.member_id[away]] == rc.INCARCERATED

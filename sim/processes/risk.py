@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from sim.kernels import risk_week
 from sim.recruitment import weekly_prob
-from sim.risk import PEER_FACTORS, apply_shocks, update_risk
+from sim.risk import PEER_FACTORS
 
 F32 = np.float32
 PEER_EVERY = 2  # weeks between recomputations of the friends' mean risk (a sparse product)
@@ -29,20 +30,13 @@ class RiskDynamics:
         """Friends changed (new school year): recompute the friends' mean next week."""
         self.peer_mean = None
 
-    def target(self, model: Any) -> np.ndarray:
-        """The baselines the factors drift to this week."""
-        mu = model.mu_eff
-        if model.mu_dev_active:
-            mu = np.clip(mu + model.mu_dev, 0.0, 1.0)
-        return mu
-
     def step(self, model: Any) -> None:
         p, pop = model.p, model.pop
         u = model.streams["risk"].random(pop.x.shape, dtype=F32)
         pull = model.age_terms()["pull"]
         if model.week % PEER_EVERY == 0 or self.peer_mean is None:
             self.peer_mean = model.net.peer_weights @ pop.x[:, :PEER_FACTORS]
-        update_risk(pop.x, self.target(model), self.peer_mean, pull, p["risk_relaxation_rate"],
-                    p["risk_noise_sd"], u)
-        hit = model.streams["shock"].random(pop.n, dtype=F32) < weekly_prob(p["shock_rate"])
-        apply_shocks(pop.x, hit, p["shock_size"])
+        shock_u = model.streams["shock"].random(pop.n, dtype=F32)
+        risk_week(pop.x, model.mu_eff, model.mu_dev if model.mu_dev_active else None,
+                  self.peer_mean, pull, p["risk_relaxation_rate"], p["risk_noise_sd"], u, shock_u,
+                  weekly_prob(p["shock_rate"]), p["shock_size"])

@@ -1,0 +1,215 @@
+"""Compiled kernels for the hottest loops of the weekly step, with numpy fallbacks.
+
+Each kernel fuses what the numpy engine does in several passes over the population (and several
+temporary arrays) into one pass, compiled by Numba (`cache=True`: compiled once per machine and
+stored beside this file or in NUMBA_CACHE_DIR, so sweep and calibration workers load it instead of
+recompiling). The kernels do the same float32 operations in the same order as the numpy code, and
+they never draw random numbers (the uniforms come from the model's named numpy streams), so the
+two implementations give **the same results bit for bit** (tests/test_kernels.py runs whole
+models both ways and compares every recorded table). Random draws, exponentials and BLAS products
+stay in numpy: their last bits differ between implementations.
+
+`UVTS_KERNELS=numpy` in the environment selects the numpy fallbacks (for checking and for machines
+without Numba); `ENGINE` says which is in use and is written into run manifests.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from sim.risk import PEER_FACTORS, SHOCK_COLS, SQRT12, apply_shocks, update_risk
+
+F32 = np.float32
+
+
+# ---- numpy implementations (the reference) ----------------------------------------------------
+def risk_week_numpy(x: np.ndarray, mu: np.ndarray, mu_dev: np.ndarray | None,
+                    peer_mean: np.ndarray, pull: np.ndarray, kappa: float, sigma: float,
+                    u: np.ndarray, shock_u: np.ndarray, shock_p: float, shock_size: float) -> None:
+    """One week of the risk factors in place: drift to the baselines `mu` (+ `mu_dev`, clipped
+    to [0, 1]), peer pull on the first four factors, uniform noise of sd `sigma` from `u`
+    (overwritten), clip to [0, 1]; then family crises (`shock_u < shock_p`) raise the two
+    factors `SHOCK_COLS` by `shock_size` (capped at 1)."""
+    if mu_dev is not None:
+        mu = np.clip(mu + mu_dev, 0.0, 1.0)
+    update_risk(x, mu, peer_mean, pull, kappa, sigma, u)
+    apply_shocks(x, shock_u < shock_p, shock_size)
+
+
+def in_neighbour_counts_numpy(indptr: np.ndarray, indices: np.ndarray, sources: np.ndarray,
+                              n: int) -> np.ndarray:
+    """For each of n youths, how many of `sources` point to it (rows of a CSR matrix: the
+    transposed friendship matrix gives 'how many of my friends are sources')."""
+    if sources.size == 0:
+        return np.zeros(n, np.float32)
+    starts, ends = indptr[sources], indptr[sources + 1]
+    lens = ends - starts
+    first = np.concatenate(([0], np.cumsum(lens)[:-1]))
+    pos = np.repeat(starts - first, lens) + np.arange(lens.sum())
+    return np.bincount(indices[pos], minlength=n).astype(np.float32)
+
+
+# ---- Numba implementations --------------------------------------------------------------------
+def _numba_jit():
+    """Numba's `njit` with on-disk caching, or None when Numba is absent or switched off."""
+    if os.environ.get("UVTS_KERNELS", "").strip().lower() == "numpy":
+        return None
+    try:
+        import numba
+    except ImportError:  # Numba is a core dependency; this keeps a broken install usable
+        return None
+    return numba.njit(cache=True, nogil=True, error_model="numpy")
+
+
+_jit = _numba_jit()
+ENGINE = "numpy" if _jit is None else "numba"
+_HALF, _ZERO, _ONE = np.float32(0.5), np.float32(0.0), np.float32(1.0)
+
+
+def _risk_week_loop(x, mu, mu_dev, use_dev, peer_mean, pull, kappa, scale, u, shock_u, shock_p,
+                    shock_size, c0, c1):
+    n, k = x.shape
+    for i in range(n):
+        pl = pull[i]
+        for j in range(k):
+            xi = x[i, j]
+            m = mu[i, j]
+            if use_dev:
+                m = min(max(m + mu_dev[i, j], _ZERO), _ONE)
+            v = xi + (m - xi) * kappa
+            v = v + (u[i, j] - _HALF) * scale
+            if j < PEER_FACTORS:
+                v = v + (peer_mean[i, j] - xi) * pl
+            x[i, j] = min(max(v, _ZERO), _ONE)
+        if shock_u[i] < shock_p:
+            x[i, c0] = min(x[i, c0] + shock_size, _ONE)
+            x[i, c1] = min(x[i, c1] + shock_size, _ONE)
+
+
+def _in_counts_loop(indptr, indices, sources, n):
+    out = np.zeros(n, np.float32)
+    for s in sources:
+        for e in range(indptr[s], indptr[s + 1]):
+            out[indices[e]] += _ONE
+    return out
+
+
+def _exposure_loop(stage, member_id, status, jailed, peer_ptr, peer_idx, sib_ptr, sib_idx,
+                   school, n_schools, out_deg, lo, hi, periph, member):
+    n = stage.size
+    share = np.zeros(n, np.float32)
+    friends2 = np.zeros(n, np.float32)
+    sib_inv_n = np.zeros(n, np.int32)
+    sib2_n = np.zeros(n, np.int32)
+    per_school = np.zeros(n_schools, np.float32)
+    for i in range(n):
+        s = stage[i]
+        if s >= lo and s <= hi:
+            for e in range(peer_ptr[i], peer_ptr[i + 1]):
+                share[peer_idx[e]] += _ONE
+            for e in range(sib_ptr[i], sib_ptr[i + 1]):
+                sib_inv_n[sib_idx[e]] += 1
+        if s == periph or s == member:
+            if s == member and member_id[i] >= 0 and status[member_id[i]] == jailed:
+                continue
+            for e in range(peer_ptr[i], peer_ptr[i + 1]):
+                friends2[peer_idx[e]] += _ONE
+            for e in range(sib_ptr[i], sib_ptr[i + 1]):
+                sib2_n[sib_idx[e]] += 1
+            if school[i] >= 0:
+                per_school[school[i]] += _ONE
+    school2 = np.zeros(n, np.float32)
+    for i in range(n):
+        share[i] = share[i] / max(out_deg[i], _ONE)
+        if school[i] >= 0:
+            school2[i] = max(per_school[school[i]] - friends2[i], _ZERO)
+    return share, friends2, sib_inv_n > 0, sib2_n > 0, school2
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S11, _S27, _S30, _S31 = np.uint64(11), np.uint64(27), np.uint64(30), np.uint64(31)
+_TWO53 = 1.0 / 9007199254740992.0
+
+
+def _mix(z):
+    z = z + _GOLDEN
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+def _splitmix_loop(x):
+    out = np.empty(x.size, np.uint64)
+    for i in range(x.size):
+        out[i] = _mix(x[i])
+    return out
+
+
+def _keyed_uniform_loop(keys, cmix):
+    out = np.empty(keys.size, np.float64)
+    for i in range(keys.size):
+        out[i] = np.float64(_mix(keys[i] ^ cmix) >> _S11) * _TWO53
+    return out
+
+
+if _jit is not None:
+    _risk_week_loop = _jit(_risk_week_loop)
+    _in_counts_loop = _jit(_in_counts_loop)
+    _exposure_loop = _jit(_exposure_loop)
+    _mix = _jit(_mix)
+    _splitmix_loop = _jit(_splitmix_loop)
+    _keyed_uniform_loop = _jit(_keyed_uniform_loop)
+
+
+# ---- the engine's entry points ----------------------------------------------------------------
+def risk_week(x: np.ndarray, mu: np.ndarray, mu_dev: np.ndarray | None, peer_mean: np.ndarray,
+              pull: np.ndarray, kappa: float, sigma: float, u: np.ndarray, shock_u: np.ndarray,
+              shock_p: float, shock_size: float) -> None:
+    """One week of the risk factors (see `risk_week_numpy`), compiled when Numba is present."""
+    if _jit is None:
+        risk_week_numpy(x, mu, mu_dev, peer_mean, pull, kappa, sigma, u, shock_u, shock_p,
+                        shock_size)
+        return
+    use_dev = mu_dev is not None
+    _risk_week_loop(x, mu, mu_dev if use_dev else mu, use_dev, peer_mean, pull,
+                    np.float32(kappa), np.float32(sigma) * SQRT12, u, shock_u,
+                    np.float64(shock_p), np.float32(shock_size), SHOCK_COLS[0], SHOCK_COLS[1])
+
+
+def in_neighbour_counts(at, sources: np.ndarray, n: int) -> np.ndarray:
+    """For each youth, how many of `sources` it is tied to, via the transposed matrix `at`."""
+    if _jit is None or sources.size == 0:
+        return in_neighbour_counts_numpy(at.indptr, at.indices, sources, n)
+    return _in_counts_loop(at.indptr, at.indices, sources.astype(np.int64, copy=False), n)
+
+
+def splitmix64(x: np.ndarray) -> np.ndarray | None:
+    """The splitmix64 finaliser of a uint64 array (same shape), or None without the kernels
+    (sim.rng then uses its numpy version). Integer arithmetic: identical in both."""
+    if _jit is None or x.ndim == 0:
+        return None
+    return _splitmix_loop(x.ravel()).reshape(x.shape)
+
+
+def keyed_uniform(keys: np.ndarray, cmix: np.uint64) -> np.ndarray | None:
+    """Uniforms in [0, 1) from 1-D uint64 keys mixed with `cmix` (see sim.rng.keyed_uniform), or
+    None without the kernels."""
+    if _jit is None or keys.ndim != 1:
+        return None
+    return _keyed_uniform_loop(keys, cmix)
+
+
+def exposure(stage, member_id, status, jailed, peers_t, siblings, school, n_schools, out_deg,
+             lo, hi, periph, member) -> dict[str, np.ndarray] | None:
+    """Exposure to involved friends, siblings and schoolmates in one pass (see
+    Involvement.exposure for the numpy version and the meaning), or None without the kernels."""
+    if _jit is None:
+        return None
+    share, friends2, sib_inv, sib2, school2 = _exposure_loop(
+        stage, member_id, status, jailed, peers_t.indptr, peers_t.indices, siblings.indptr,
+        siblings.indices, school, n_schools, out_deg, lo, hi, periph, member)
+    return {"share": share, "friends2": friends2, "sib_inv": sib_inv, "sib2": sib2,
+            "school2": school2}
