@@ -9,9 +9,11 @@ to measure what the engine's structure of arrays buys (`benchmarks/bench_referen
 check, in `tests/test_reference_model.py`, that both implement the same rules.
 
 `VectorisedReduced` applies exactly the same reduced rules to an engine model (`sim.model.UmeaModel`)
-with the engine's own functions: `sim.risk.update_risk`, `peer_pull` and `apply_shocks`,
-`sim.recruitment.weekly_prob`, `age_profile`, `late_teen_ramp` and `sex_factor`, and the hazards of
-`sim.processes.involvement` (`Involvement.exposure`, `entry_rate`, `contacts`, `compete`).
+with the engine's own functions: `sim.kernels.risk_week` (the fused risk update and family crises
+the engine's risk process calls: compiled by Numba when present, else `sim.risk.update_risk` and
+`apply_shocks`), `sim.risk.peer_pull`, `sim.recruitment.weekly_prob`, `age_profile`,
+`late_teen_ramp` and `sex_factor`, and the hazards of `sim.processes.involvement`
+(`Involvement.exposure`, fused by `sim.kernels` too, `entry_rate`, `contacts`, `compete`).
 
 Both start from **the same population and networks**: `inputs_from_model` copies a freshly built
 `UmeaModel` (its risk factors x and living baselines μ, ages, sex, districts, schools, protection,
@@ -69,8 +71,9 @@ import mesa
 import numpy as np
 
 from sim import recruitment as rc
+from sim.kernels import risk_week
 from sim.processes.involvement import compete
-from sim.risk import FACTOR_INDEX, PEER_FACTORS, apply_shocks, peer_pull, update_risk
+from sim.risk import FACTOR_INDEX, PEER_FACTORS, peer_pull
 
 F32 = np.float32
 WEEK = 1.0 / 52.0
@@ -345,9 +348,9 @@ class VectorisedReduced:
         pull = peer_pull(m.net.peer_weights, pop.age, p["peer_influence_rate"])
         peer_mean = m.net.peer_weights @ pop.x[:, :PEER_FACTORS]
         u = rng.random(pop.x.shape, dtype=F32)
-        update_risk(pop.x, m.mu_eff, peer_mean, pull, p["risk_relaxation_rate"], p["risk_noise_sd"], u)
-        hit = rng.random(pop.n, dtype=F32) < rc.weekly_prob(p["shock_rate"])
-        apply_shocks(pop.x, hit, p["shock_size"])
+        shock_u = rng.random(pop.n, dtype=F32)
+        risk_week(pop.x, m.mu_eff, None, peer_mean, pull, p["risk_relaxation_rate"],
+                  p["risk_noise_sd"], u, shock_u, rc.weekly_prob(p["shock_rate"]), p["shock_size"])
         # involvement, from the stages at the start of the week
         st = m.stage.copy()
         u = rng.random(pop.n, dtype=F32)
