@@ -59,14 +59,14 @@ def test_in_counts_kernel_equals_numpy():
 def _run(monkeypatch, compiled: bool):
     if not compiled:
         monkeypatch.setattr(kernels, "_jit", None)
-    model = UmeaModel.from_scenario("scenarios/uvts_2024_2026.yaml", seed=11, years=2)
+    model = UmeaModel.from_scenario("scenarios/uvts_2024_2026.yaml", seed=11, years=1)
     model.run()
     monkeypatch.undo()
     return model
 
 
 def test_whole_runs_are_bit_identical(monkeypatch):
-    """Two years of the plan with all its measures (developmental effects, shocks, recruitment):
+    """A year of the plan with all its measures (developmental effects, shocks, recruitment):
     every recorded table and the final state agree exactly."""
     a, b = _run(monkeypatch, True), _run(monkeypatch, False)
     assert a.mu_dev_active  # the measures' lasting effects were in the kernel's path

@@ -123,7 +123,12 @@ def test_department_contributions_on_request(tmp_path, capsys):
     from sim.scenario import load_scenario
 
     a, b = tmp_path / "plan.yaml", tmp_path / "none.yaml"
-    a.write_text(f"extends: {SCENARIOS / 'uvts_2024_2026.yaml'}\nname: plan\nyears: 1\n")
+    cat = SCENARIOS / "catalogue"
+    a.write_text(f"extends: {SCENARIOS / 'without_uvts.yaml'}\nname: plan\nyears: 1\n"
+                 "interventions:\n"
+                 + "".join(f"  - use: {cat / f}\n" for f in (
+                     "compulsory_operative_team.yaml", "leisure_pa_ungas_hemmaplan.yaml",
+                     "lmi_framtidsverkstan.yaml")))
     b.write_text(f"extends: {SCENARIOS / 'without_uvts.yaml'}\nname: none\nyears: 1\n")
     out = tmp_path / "out"
     assert main(["compare", str(a), str(b), "--replicates", "1", "--out", str(out), "--workers",
@@ -131,8 +136,8 @@ def test_department_contributions_on_request(tmp_path, capsys):
     other = {s.id for s in load_scenario(b).specs()}
     plan = [s for s in load_scenario(a).specs() if s.id not in other]
     deps, levels = pd.read_csv(out / "departments.csv"), pd.read_csv(out / "levels.csv")
-    assert set(deps["department"]) == {s.department for s in plan}
-    assert len(levels) == len({s.level for s in plan})
+    assert set(deps["department"]) == {s.department for s in plan} and len(deps) == 3
+    assert len(levels) == len({s.level for s in plan}) >= 2
     assert (out / "departments.png").is_file()
     err = capsys.readouterr().err
     n = 2 + len(deps) + len(levels)
