@@ -31,7 +31,8 @@ LABELS: dict[str, dict[str, str]] = {
         "year": "Year", "youths": "Youths", "persons": "Persons", "week": "Week",
         "stages_title": "Involvement over time: median and 90{pct} band over {n} replicates",
         "stages_caption": "Lines: median over {n} replicates; shaded bands: the middle 90{pct} of "
-                          "replicates (5th to 95th percentile), the spread due to chance.",
+                          "replicates (5th to 95th percentile): the spread due to chance and, "
+                          "over a calibrated ensemble, to the parameters drawn.",
         "difference": "Difference ({b} − {a})",
         "recruits": "Children drawn into a network's periphery (stage 1→2, under 18) per year",
         "cumulative_recruits": "Children drawn into the periphery, cumulative",
@@ -42,7 +43,8 @@ LABELS: dict[str, dict[str, str]] = {
         "prevented_by": "Children kept out of the periphery by {a} compared with {b} (paired "
                         "difference)",
         "counterfactual_caption": "Lines: median; shaded bands: the middle 90{pct} of {n} paired "
-                                  "runs (5th to 95th percentile), i.e. what chance alone moves. "
+                                  "runs (5th to 95th percentile): what chance moves and, over a "
+                                  "calibrated ensemble, the parameters and effect sizes drawn. "
                                   "Right: the difference pair by pair; above zero means fewer "
                                   "recruits with {a}. Grey: plan period {plan}. {recruits}.",
         "plan_period": "Plan period {plan}",
@@ -117,7 +119,8 @@ LABELS: dict[str, dict[str, str]] = {
         "year": "År", "youths": "Unga", "persons": "Personer", "week": "Vecka",
         "stages_title": "Involvering över tid: median och 90{pct}-band över {n} körningar",
         "stages_caption": "Linjer: median över {n} körningar; skuggade band: de mittersta 90{pct} "
-                          "av körningarna (5:e till 95:e percentilen), spridningen av slumpen.",
+                          "av körningarna (5:e till 95:e percentilen): spridningen av slumpen "
+                          "och, över en kalibrerad ensemble, av de dragna parametrarna.",
         "difference": "Skillnad ({b} − {a})",
         "recruits": "Barn rekryterade till kriminella nätverks periferi (steg 1→2, under 18 år) "
                     "per år",
@@ -129,8 +132,9 @@ LABELS: dict[str, dict[str, str]] = {
         "prevented_by": "Rekryteringar till periferin som {a} förhindrar jämfört med {b} (parad "
                         "skillnad)",
         "counterfactual_caption": "Linjer: median; skuggade band: de mittersta 90{pct} av {n} "
-                                  "parade körningar (5:e till 95:e percentilen), dvs. vad slumpen "
-                                  "ensam flyttar. Höger: skillnaden par för par; över noll betyder "
+                                  "parade körningar (5:e till 95:e percentilen): vad slumpen "
+                                  "flyttar och, över en kalibrerad ensemble, de dragna parametrarna "
+                                  "och effektstorlekarna. Höger: skillnaden par för par; över noll betyder "
                                   "färre rekryterade med {a}. Grått: planperioden {plan}. "
                                   "{recruits}.",
         "plan_period": "Planperiod {plan}",

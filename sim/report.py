@@ -56,6 +56,13 @@ T = {
                            "(same seeds). It shows how much chance alone moves the result with "
                            "the parameters as set; it does <i>not</i> cover uncertainty in the "
                            "parameters or effect sizes (a sensitivity analysis does that).",
+        "interval_covers_drawn": "What the interval covers: the 5th to 95th percentile of the "
+                                 "differences between {n} pairs of runs. Each pair draws a "
+                                 "parameter set from the calibrated posterior and every "
+                                 "measure's effect from its documented range, and both runs of "
+                                 "a pair share those draws and their seed: the interval covers "
+                                 "chance, what the calibration leaves open about the "
+                                 "parameters, and the uncertainty in the effect sizes.",
         "figures_h": "Figures",
         "fig_cf": "Figure 1. Cumulative recruits in both scenarios and the paired difference.",
         "fig_map": "Figure 2. Children kept out of the periphery per district.",
@@ -77,11 +84,15 @@ T = {
             "school eligibility), not real persons.",
             "Many effect sizes are assumptions with ranges that include zero; a result that "
             "depends on them is only as strong as they are.",
-            "The interval covers chance between runs, not uncertainty in the parameters; see "
-            "the sensitivity analyses for that.",
+            "{interval_caveat}",
             "The model is a tool to reason about mechanisms and orders of magnitude, not a "
             "forecast of how many youths will be recruited.",
         ],
+        "caveat_fixed": "The interval covers chance between runs, not uncertainty in the "
+                        "parameters; see the sensitivity analyses for that.",
+        "caveat_drawn": "The interval covers chance, the calibrated parameters and the effect "
+                        "sizes, but only as well as the calibration resolves the posterior (see "
+                        "calibration/README.md) and only with enough pairs for its ends.",
         "manifest_h": "Manifest: how to reproduce this",
         "m_command": "Command", "m_seed": "Base seed", "m_reps": "Paired replicates",
         "m_commit": "Code version (git commit)", "m_version": "Package version",
@@ -146,11 +157,23 @@ T = {
             "ekonomisk utsatthet, gymnasiebehörighet), inte verkliga personer.",
             "Många effektstorlekar är antaganden med intervall som omfattar noll; ett resultat "
             "som beror på dem är inte starkare än de.",
-            "Intervallet täcker slumpen mellan körningar, inte osäkerheten i parametrarna; se "
-            "känslighetsanalyserna för den.",
+            "{interval_caveat}",
             "Modellen är ett verktyg för att resonera om mekanismer och storleksordningar, inte "
             "en prognos över hur många unga som kommer att rekryteras.",
         ],
+        "caveat_fixed": "Intervallet täcker slumpen mellan körningar, inte osäkerheten i "
+                        "parametrarna; se känslighetsanalyserna för den.",
+        "caveat_drawn": "Intervallet täcker slumpen, de kalibrerade parametrarna och "
+                        "effektstorlekarna, men bara så väl som kalibreringen bestämmer "
+                        "posteriorn (se calibration/README.md) och bara med tillräckligt många "
+                        "par för dess ändar.",
+        "interval_covers_drawn": "Vad intervallet täcker: 5:e till 95:e percentilen av "
+                                 "skillnaderna mellan {n} par av körningar. Varje par drar en "
+                                 "parameteruppsättning ur den kalibrerade posteriorn och varje "
+                                 "insats effekt ur dess dokumenterade intervall, och båda "
+                                 "körningarna i ett par delar dragningarna och fröet: intervallet "
+                                 "täcker slumpen, det kalibreringen lämnar öppet om parametrarna "
+                                 "och osäkerheten i effektstorlekarna.",
         "manifest_h": "Manifest: så återskapas resultatet",
         "m_command": "Kommando", "m_seed": "Basfrö", "m_reps": "Parade körningar",
         "m_commit": "Kodversion (git-commit)", "m_version": "Paketversion",
@@ -375,7 +398,10 @@ def build_html(results_dir: str | Path, lang: str = "en") -> str:
     man_table = _table(["", ""], m_rows)
 
     date = str(man.get("created_utc", ""))[:10]
-    caveats = "".join(f"<li>{e(c)}</li>" for c in t["caveats"])
+    drawn = d["manifest"].get("uncertainty", "fixed") != "fixed"
+    interval_caveat = t["caveat_drawn" if drawn else "caveat_fixed"]
+    caveats = "".join(f"<li>{e(c.replace('{interval_caveat}', interval_caveat))}</li>"
+                      for c in t["caveats"])
     rec = RECRUIT_DEFINITION[lang]
     title = t["title"].format(a=e(a), b=e(b))
     return f"""<!DOCTYPE html>
@@ -385,7 +411,7 @@ def build_html(results_dir: str | Path, lang: str = "en") -> str:
 <h2>{t['question_h']}</h2><p>{t['question'].format(start=start, end=end, a=e(a), b=e(b))}</p>
 <p class="small">{t['recruit_def'].format(rec=e(rec))}</p>
 <h2>{t['headline_h']}</h2><div class="headline" id="headline">{headline}</div>
-<p class="small">{t['interval_covers'].format(n=n)}</p>
+<p class="small">{t['interval_covers_drawn' if drawn else 'interval_covers'].format(n=n)}</p>
 <h2>{t['scenarios_h']}</h2>{scen_table}
 <section class="page"><h2>{t['figures_h']}</h2>{''.join(figures)}</section>
 <section class="page"><h2>{t['costs_h']}</h2>{cost_table}
