@@ -155,6 +155,42 @@ def _keyed_uniform_loop(keys, cmix):
     return out
 
 
+# ---- involvement hazards (issue 11) ------------------------------------------------------------
+def _take_rows_loop(x, idx):
+    out = np.empty((idx.size, x.shape[1]), x.dtype)
+    k = x.shape[1]
+    for r in range(idx.size):
+        i = idx[r]
+        for c in range(k):
+            out[r, c] = x[i, c]
+    return out
+
+
+def _entry_terms_loop(z, xs, idx, prot, boost, dev, use_prot, share, sib_inv, vis, district,
+                      theta, g_peer, g_sib, g_place_half):
+    for r in range(idx.size):
+        i = idx[r]
+        pr = prot[i]
+        if use_prot:
+            pr = min(max(pr + boost[i] + dev[i], _ZERO), _ONE)
+        v = z[r] - theta * pr
+        v = v + g_peer * share[i]
+        v = v + g_sib * (_ONE if sib_inv[i] else _ZERO)
+        v = v + g_place_half * (xs[r, 2] + xs[r, 3]) * vis[district[i]]
+        z[r] = v
+
+
+def _entry_total_loop(z, idx, age_entry, base, mult, use_mult):
+    out = np.empty(idx.size, np.float64)
+    for r in range(idx.size):
+        i = idx[r]
+        v = z[r] * (base * age_entry[i])
+        if use_mult:
+            v = v * mult[i]
+        out[r] = v
+    return out
+
+
 if _jit is not None:
     _risk_week_loop = _jit(_risk_week_loop)
     _in_counts_loop = _jit(_in_counts_loop)
@@ -162,6 +198,9 @@ if _jit is not None:
     _mix = _jit(_mix)
     _splitmix_loop = _jit(_splitmix_loop)
     _keyed_uniform_loop = _jit(_keyed_uniform_loop)
+    _take_rows_loop = _jit(_take_rows_loop)
+    _entry_terms_loop = _jit(_entry_terms_loop)
+    _entry_total_loop = _jit(_entry_total_loop)
 
 
 # ---- the engine's entry points ----------------------------------------------------------------
@@ -213,3 +252,30 @@ def exposure(stage, member_id, status, jailed, peers_t, siblings, school, n_scho
         siblings.indices, school, n_schools, out_deg, lo, hi, periph, member)
     return {"share": share, "friends2": friends2, "sib_inv": sib_inv, "sib2": sib2,
             "school2": school2}
+
+
+def take_rows(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """`x[idx]` for a 2-D array and integer rows (a compiled copy is several times faster than
+    numpy's fancy indexing for the six-column risk matrix)."""
+    if _jit is None:
+        return x[idx]
+    return _take_rows_loop(x, idx)
+
+
+def entry_hazard(z: np.ndarray, xs: np.ndarray, idx: np.ndarray, prot: np.ndarray,
+                 boost: np.ndarray, dev: np.ndarray, use_prot: bool, share: np.ndarray,
+                 sib_inv: np.ndarray, vis: np.ndarray, district: np.ndarray,
+                 coef: dict[str, float], age_entry: np.ndarray, mult: np.ndarray,
+                 use_mult: bool) -> np.ndarray | None:
+    """Yearly hazard of norm-breaking as float64 (see Involvement.entry_rate, whose numpy code is
+    the reference) from `z = xs @ betas` (overwritten), or None without the kernels. The
+    exponential stays numpy's; the terms around it are added in the numpy code's order."""
+    if _jit is None:
+        return None
+    f = np.float32
+    _entry_terms_loop(z, xs, idx, prot, boost, dev, use_prot, share, sib_inv,
+                      vis.astype(f), district, f(coef["theta_protection"]),
+                      f(coef["gamma_peer"]), f(coef["gamma_sibling"]),
+                      f(coef["gamma_place"]) * f(0.5))
+    np.exp(z, out=z)
+    return _entry_total_loop(z, idx, age_entry, f(coef["entry_base_rate"]), mult, use_mult)

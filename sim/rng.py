@@ -32,12 +32,24 @@ class Streams:
     def __init__(self, seed: int):
         self.seed = int(seed)
         self._cache: dict[str, np.random.Generator] = {}
+        self._buffers: dict[str, np.ndarray] = {}
 
     def __getitem__(self, name: str) -> np.random.Generator:
         gen = self._cache.get(name)
         if gen is None:
             gen = self._cache[name] = make_stream(self.seed, name)
         return gen
+
+    def uniforms(self, name: str, shape: int | tuple[int, ...]) -> np.ndarray:
+        """float32 uniforms in [0, 1) of `shape` from stream `name`: the same numbers as
+        `self[name].random(shape, dtype=float32)`, written into a buffer kept per stream, so a
+        weekly draw does not page in fresh memory. The array is overwritten by the next call for
+        the same name: use it within the step."""
+        buf = self._buffers.get(name)
+        shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(k) for k in shape)
+        if buf is None or buf.shape != shape:
+            buf = self._buffers[name] = np.empty(shape, np.float32)
+        return self[name].random(shape, dtype=np.float32, out=buf)
 
     def fresh(self, name: str, *keys: int) -> np.random.Generator:
         """A new generator for (name, *keys), e.g. one per simulated year."""

@@ -167,8 +167,15 @@ class Involvement:
     def entry_rate(self, model: Any, idx: np.ndarray, ex: dict[str, np.ndarray],
                    ages: dict[str, np.ndarray]) -> np.ndarray:
         """Hazard of norm-breaking (0 → 1) per year for youths `idx`."""
-        p, x = model.p, model.pop.x[idx]
+        p, x = model.p, kernels.take_rows(model.pop.x, idx)
         z = x @ model.betas
+        fused = kernels.entry_hazard(
+            z, x, idx, model.pop.protection, model.protection_boost, model.protection_dev,
+            bool(model.measures.measures or model.mu_dev_active), ex["share"], ex["sib_inv"],
+            model.visibility, model.pop.district, p, ages["entry"], model.entry_mult,
+            bool(model.measures.measures))
+        if fused is not None:  # compiled passes around numpy's exp, the same numbers
+            return fused
         z -= F32(p["theta_protection"]) * model.protection(idx)
         z += F32(p["gamma_peer"]) * ex["share"][idx]
         z += F32(p["gamma_sibling"]) * ex["sib_inv"][idx]
@@ -198,7 +205,7 @@ class Involvement:
     # ---- the weekly process ---------------------------------------------------------------------
     def step(self, model: Any) -> None:
         p, pop, st = model.p, model.pop, model.stage.copy()
-        u = model.streams["transition"].random(pop.n, dtype=F32)
+        u = model.streams.uniforms("transition", pop.n)
         ex = self.exposure(model)
         i0 = np.flatnonzero((st == NONE) & (pop.age >= 10))
         i1 = np.flatnonzero(st == NORM_BREAKING)
@@ -246,7 +253,7 @@ class Involvement:
     def recruit(self, model: Any, cand: np.ndarray, contacts: np.ndarray) -> None:
         """Take candidates into the periphery up to the open demand; record the carrying layer
         and the recruiter's age."""
-        u_rank, u_layer = model.streams["recruit"].random((2, model.pop.n), dtype=F32)
+        u_rank, u_layer = model.streams.uniforms("recruit", (2, model.pop.n))
         self.turned_away = 0
         if cand.size == 0:
             return

@@ -32,11 +32,11 @@ class RiskDynamics:
 
     def step(self, model: Any) -> None:
         p, pop = model.p, model.pop
-        u = model.streams["risk"].random(pop.x.shape, dtype=F32)
+        u = model.streams.uniforms("risk", pop.x.shape)
         pull = model.age_terms()["pull"]
         if model.week % PEER_EVERY == 0 or self.peer_mean is None:
             self.peer_mean = model.net.peer_weights @ pop.x[:, :PEER_FACTORS]
-        shock_u = model.streams["shock"].random(pop.n, dtype=F32)
+        shock_u = model.streams.uniforms("shock", pop.n)
         risk_week(pop.x, model.mu_eff, model.mu_dev if model.mu_dev_active else None,
                   self.peer_mean, pull, p["risk_relaxation_rate"], p["risk_noise_sd"], u, shock_u,
                   weekly_prob(p["shock_rate"]), p["shock_size"])
