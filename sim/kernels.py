@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from sim.risk import PEER_FACTORS, SHOCK_COLS, SQRT12, apply_shocks, update_risk
+from sim.risk import FACTORS, PEER_FACTORS, SHOCK_COLS, SQRT12, apply_shocks, update_risk
 
 F32 = np.float32
 
@@ -66,14 +66,15 @@ def _numba_jit():
 _jit = _numba_jit()
 ENGINE = "numpy" if _jit is None else "numba"
 _HALF, _ZERO, _ONE = np.float32(0.5), np.float32(0.0), np.float32(1.0)
+N_FACTORS = len(FACTORS)  # a compile-time constant in the kernels: the loops over factors unroll
 
 
 def _risk_week_loop(x, mu, mu_dev, use_dev, peer_mean, pull, kappa, scale, u, shock_u, shock_p,
                     shock_size, c0, c1):
-    n, k = x.shape
+    n = x.shape[0]
     for i in range(n):
         pl = pull[i]
-        for j in range(k):
+        for j in range(N_FACTORS):
             xi = x[i, j]
             m = mu[i, j]
             if use_dev:
@@ -155,6 +156,21 @@ def _keyed_uniform_loop(keys, cmix):
     return out
 
 
+def _peer_mean_loop(indptr, indices, data, x):
+    n = indptr.size - 1
+    out = np.empty((n, 4), np.float32)
+    for i in range(n):
+        a0, a1, a2, a3 = _ZERO, _ZERO, _ZERO, _ZERO
+        for e in range(indptr[i], indptr[i + 1]):
+            j, a = indices[e], data[e]
+            a0 += a * x[j, 0]
+            a1 += a * x[j, 1]
+            a2 += a * x[j, 2]
+            a3 += a * x[j, 3]
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = a0, a1, a2, a3
+    return out
+
+
 # ---- involvement hazards (issue 11) ------------------------------------------------------------
 def _take_rows_loop(x, idx):
     out = np.empty((idx.size, x.shape[1]), x.dtype)
@@ -199,6 +215,7 @@ if _jit is not None:
     _splitmix_loop = _jit(_splitmix_loop)
     _keyed_uniform_loop = _jit(_keyed_uniform_loop)
     _take_rows_loop = _jit(_take_rows_loop)
+    _peer_mean_loop = _jit(_peer_mean_loop)
     _entry_terms_loop = _jit(_entry_terms_loop)
     _entry_total_loop = _jit(_entry_total_loop)
 
@@ -216,6 +233,16 @@ def risk_week(x: np.ndarray, mu: np.ndarray, mu_dev: np.ndarray | None, peer_mea
     _risk_week_loop(x, mu, mu_dev if use_dev else mu, use_dev, peer_mean, pull,
                     np.float32(kappa), np.float32(sigma) * SQRT12, u, shock_u,
                     np.float64(shock_p), np.float32(shock_size), SHOCK_COLS[0], SHOCK_COLS[1])
+
+
+def peer_mean(weights, x: np.ndarray) -> np.ndarray:
+    """The friends' mean of the peer-shaped factors, `weights @ x[:, :PEER_FACTORS]`, for the
+    row-normalised float32 friendship matrix `weights` (CSR). The kernel adds each row's terms in
+    the order of scipy's CSR product (stored order, float32), so the result is the same bit for
+    bit, without scipy's copy of the strided columns."""
+    if _jit is None or PEER_FACTORS != 4 or weights.dtype != np.float32:
+        return weights @ x[:, :PEER_FACTORS]
+    return _peer_mean_loop(weights.indptr, weights.indices, weights.data, x)
 
 
 def in_neighbour_counts(at, sources: np.ndarray, n: int) -> np.ndarray:

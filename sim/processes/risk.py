@@ -12,9 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.kernels import risk_week
+from sim.kernels import peer_mean, risk_week
 from sim.recruitment import weekly_prob
-from sim.risk import PEER_FACTORS
 
 F32 = np.float32
 PEER_EVERY = 2  # weeks between recomputations of the friends' mean risk (a sparse product)
@@ -35,7 +34,7 @@ class RiskDynamics:
         u = model.streams.uniforms("risk", pop.x.shape)
         pull = model.age_terms()["pull"]
         if model.week % PEER_EVERY == 0 or self.peer_mean is None:
-            self.peer_mean = model.net.peer_weights @ pop.x[:, :PEER_FACTORS]
+            self.peer_mean = peer_mean(model.net.peer_weights, pop.x)
         shock_u = model.streams.uniforms("shock", pop.n)
         risk_week(pop.x, model.mu_eff, model.mu_dev if model.mu_dev_active else None,
                   self.peer_mean, pull, p["risk_relaxation_rate"], p["risk_noise_sd"], u, shock_u,
