@@ -182,6 +182,39 @@ def _take_rows_loop(x, idx):
     return out
 
 
+def _stage_groups_loop(stage, age, min_age):
+    counts = np.zeros(4, np.int64)
+    n = stage.size
+    for i in range(n):
+        s = stage[i]
+        if s == 0:
+            if age[i] >= min_age:
+                counts[0] += 1
+        elif s <= 3:
+            counts[s] += 1
+    i0 = np.empty(counts[0], np.int64)
+    i1 = np.empty(counts[1], np.int64)
+    i2 = np.empty(counts[2], np.int64)
+    i3 = np.empty(counts[3], np.int64)
+    k0 = k1 = k2 = k3 = 0
+    for i in range(n):
+        s = stage[i]
+        if s == 0:
+            if age[i] >= min_age:
+                i0[k0] = i
+                k0 += 1
+        elif s == 1:
+            i1[k1] = i
+            k1 += 1
+        elif s == 2:
+            i2[k2] = i
+            k2 += 1
+        elif s == 3:
+            i3[k3] = i
+            k3 += 1
+    return i0, i1, i2, i3
+
+
 def _entry_terms_loop(z, xs, idx, prot, boost, dev, use_prot, share, sib_inv, vis, district,
                       theta, g_peer, g_sib, g_place_half):
     for r in range(idx.size):
@@ -215,6 +248,7 @@ if _jit is not None:
     _splitmix_loop = _jit(_splitmix_loop)
     _keyed_uniform_loop = _jit(_keyed_uniform_loop)
     _take_rows_loop = _jit(_take_rows_loop)
+    _stage_groups_loop = _jit(_stage_groups_loop)
     _peer_mean_loop = _jit(_peer_mean_loop)
     _entry_terms_loop = _jit(_entry_terms_loop)
     _entry_total_loop = _jit(_entry_total_loop)
@@ -306,3 +340,13 @@ def entry_hazard(z: np.ndarray, xs: np.ndarray, idx: np.ndarray, prot: np.ndarra
                       f(coef["gamma_place"]) * f(0.5))
     np.exp(z, out=z)
     return _entry_total_loop(z, idx, age_entry, f(coef["entry_base_rate"]), mult, use_mult)
+
+
+def stage_groups(stage: np.ndarray, age: np.ndarray, min_age: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The youths at risk of each transition, in slot order: stage 0 aged `min_age` or more,
+    then stages 1, 2 and 3 (one pass instead of four comparisons and four `flatnonzero`)."""
+    if _jit is None:
+        return (np.flatnonzero((stage == 0) & (age >= min_age)), np.flatnonzero(stage == 1),
+                np.flatnonzero(stage == 2), np.flatnonzero(stage == 3))
+    return _stage_groups_loop(stage, age, np.float32(min_age))

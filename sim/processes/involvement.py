@@ -48,6 +48,8 @@ F32 = np.float32
 RECRUITED_BY = np.array([f"{layer}|{age}" for layer in rc.LAYERS for age in range(-1, 61)])
 # Share of youths aged 10-20 at stage 1 at the start: about the level the baseline settles at.
 INITIAL_NORM_BREAKING = 0.045
+ENTRY_MIN_AGE = 10  # youths younger than this are not at risk of norm-breaking
+assert (NONE, NORM_BREAKING, PERIPHERAL, MEMBER) == (0, 1, 2, 3)  # kernels.stage_groups' codes
 
 
 def compete(u: np.ndarray, rate_a: np.ndarray | float, rate_b: np.ndarray | float
@@ -207,10 +209,7 @@ class Involvement:
         p, pop, st = model.p, model.pop, model.stage.copy()
         u = model.streams.uniforms("transition", pop.n)
         ex = self.exposure(model)
-        i0 = np.flatnonzero((st == NONE) & (pop.age >= 10))
-        i1 = np.flatnonzero(st == NORM_BREAKING)
-        i2 = np.flatnonzero(st == PERIPHERAL)
-        i3 = np.flatnonzero(st == MEMBER)
+        i0, i1, i2, i3 = kernels.stage_groups(st, pop.age, ENTRY_MIN_AGE)
         ages = model.age_terms()
         entry = self.entry_rate(model, i0, ex, ages)
         contacts = self.contacts(model, i1, ex, self.pressure(model))
