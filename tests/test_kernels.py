@@ -116,3 +116,56 @@ def test_exposure_kernel_equals_numpy(monkeypatch):
     for k in ref:
         assert got[k].dtype == ref[k].dtype and np.array_equal(got[k], ref[k]), k
     assert ref["friends2"].sum() > 0 and ref["school2"].sum() > 0 and ref["sib_inv"].any()
+
+
+# ---- risk and involvement kernels (issue 11) -------------------------------------------------
+def test_peer_mean_rows_and_stages_equal_numpy(monkeypatch):
+    """The friends' mean (CSR product without scipy), row gathering and the youths at risk of
+    each transition, against numpy on a model's own networks and states."""
+    model = UmeaModel(seed=6, years=1)
+    for _ in range(12):
+        model.step()
+    pop, w = model.pop, model.net.peer_weights
+    idx = np.flatnonzero(pop.age >= 10)
+    got = (kernels.peer_mean(w, pop.x), kernels.take_rows(pop.x, idx),
+           kernels.stage_groups(model.stage, pop.age, 10))
+    monkeypatch.setattr(kernels, "_jit", None)
+    ref = (w @ pop.x[:, :4], pop.x[idx], kernels.stage_groups(model.stage, pop.age, 10))
+    assert np.array_equal(got[0], ref[0]) and got[0].dtype == np.float32
+    assert np.array_equal(got[1], ref[1])
+    assert all(np.array_equal(a, b) for a, b in zip(got[2], ref[2], strict=True))
+    assert all(g.size for g in ref[2])  # youths at every stage were compared
+    assert sum(g.size for g in ref[2]) < pop.n  # and the young and the exited left out
+
+
+@pytest.mark.parametrize("measures", [False, True])
+def test_entry_hazard_equals_numpy(monkeypatch, measures):
+    """Hazard of norm-breaking from the compiled passes (around numpy's exp) against the numpy
+    code, with and without the measures' protection boosts and multipliers."""
+    model = UmeaModel.from_scenario("scenarios/uvts_2024_2026.yaml", seed=8, years=1) \
+        if measures else UmeaModel(seed=8, years=1)
+    for _ in range(20):
+        model.step()
+    inv, st = model.involvement, model.stage
+    i0 = np.flatnonzero((st == 0) & (model.pop.age >= 10))
+    ex, ages = inv.exposure(model), model.age_terms()
+    got = inv.entry_rate(model, i0, ex, ages)
+    monkeypatch.setattr(kernels, "_jit", None)
+    ref = inv.entry_rate(model, i0, ex, ages)
+    assert ref.dtype == np.float32 and np.array_equal(got, ref.astype(np.float64))
+    assert ref.std() > 0
+    if measures:
+        assert (model.entry_mult[i0] != 1).any() and (model.protection_dev[i0] != 0).any()
+
+
+def test_buffered_uniforms_are_the_streams_numbers():
+    """Streams.uniforms reuses one buffer per stream and gives the numbers of a fresh draw."""
+    from sim.rng import Streams
+
+    a, b = Streams(5), Streams(5)
+    first = a.uniforms("risk", (100, 6)).copy()
+    again = a.uniforms("risk", (100, 6))
+    assert np.array_equal(first, b["risk"].random((100, 6), dtype=np.float32))
+    assert np.array_equal(again, b["risk"].random((100, 6), dtype=np.float32))
+    assert again is a.uniforms("risk", (100, 6)) and not np.array_equal(first, again)
+    assert a.uniforms("risk", 7).shape == (7,)
