@@ -5,6 +5,11 @@ issue 4 asked for 1.8x).
     python benchmarks/bench_sweep.py                       # the shipped Morris experiment
     python benchmarks/bench_sweep.py --trajectories 4      # quick check (44 runs)
     python benchmarks/bench_sweep.py --workers 2           # only the 2-worker run
+    python benchmarks/bench_sweep.py --workers 2 --reference 9597157   # against another engine
+
+With `--reference REF` the same sweep also runs on the engine at git ref REF (checked out into a
+temporary worktree, in a fresh process, alternating round by round with this tree), so that the
+two see the same machine load, and the ratio of their wall times is printed.
 
 Prints the figures; writes nothing outside a temporary directory and appends nowhere.
 """
@@ -12,6 +17,7 @@ Prints the figures; writes nothing outside a temporary directory and appends now
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import platform
@@ -20,7 +26,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ENGINE = Path(os.environ.get("UVTS_BENCH_ENGINE", ROOT))  # the tree whose `sim` is measured
+sys.path.insert(0, str(ENGINE))
 
 from sim.experiment import load_experiment  # noqa: E402
 from sim.sweep import run_sweep  # noqa: E402
@@ -46,12 +53,61 @@ def bench(experiment: Path, trajectories: int | None, workers: list[int]) -> lis
     return rows
 
 
+def compare_with(args: argparse.Namespace, ref: str) -> None:
+    """Run the sweep on this tree and on the engine at `ref`, alternating, in fresh processes
+    (each with its own `sim`, the same experiment file); print the wall times and their ratio."""
+    import json
+    import subprocess
+
+    trees = {"this tree": ROOT}
+    with tempfile.TemporaryDirectory(prefix="bench_sweep_ref_") as tmp:
+        trees[ref] = Path(tmp) / "ref"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(trees[ref]),
+                        ref], check=True, capture_output=True)
+        walls: dict[str, list[float]] = {name: [] for name in trees}
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--json", "--experiment",
+               str(args.experiment.resolve()), "--workers", *map(str, args.workers)]
+        if args.trajectories:
+            cmd += ["--trajectories", str(args.trajectories)]
+        try:
+            for r in range(args.rounds):
+                for name, tree in trees.items():
+                    env = {**os.environ, "UVTS_BENCH_ENGINE": str(tree), "PYTHONPATH": str(tree)}
+                    out = subprocess.run(cmd, env=env, cwd=tree, check=True, capture_output=True,
+                                         text=True).stdout.strip().splitlines()[-1]
+                    rows = json.loads(out)
+                    walls[name].append(rows[-1]["wall_s"])
+                    print(f"  round {r + 1}: {name}: " + "; ".join(
+                        f"{x['workers']} worker(s) {x['runs']} runs in {x['wall_s']:.1f} s"
+                        for x in rows), flush=True)
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                            str(trees[ref])], capture_output=True)
+    a, b = (sorted(walls[k])[len(walls[k]) // 2] for k in trees)
+    print(f"{args.workers[-1]}-worker wall, median of {args.rounds} round(s): this tree {a:.1f} s, "
+          f"{ref} {b:.1f} s: speed-up {b / a:.2f}x")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--experiment", type=Path, default=ROOT / "experiments/morris_recruitment.yaml")
     ap.add_argument("--trajectories", type=int, default=None, help="override Morris r")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--reference", default=None,
+                    help="git ref of an engine to run the same sweep on, alternating")
+    ap.add_argument("--rounds", type=int, default=1, help="alternating rounds with --reference")
+    ap.add_argument("--json", action="store_true", help="print the timings as one JSON line")
     args = ap.parse_args()
+    if args.reference:
+        compare_with(args, args.reference)
+        return 0
+    if args.json:
+        import json
+
+        with contextlib.redirect_stdout(sys.stderr):
+            rows = bench(args.experiment, args.trajectories, args.workers)
+        print(json.dumps(rows))
+        return 0
     print(f"sweep benchmark: {args.experiment.name}, Python {platform.python_version()}, "
           f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}")
     rows = bench(args.experiment, args.trajectories, args.workers)
