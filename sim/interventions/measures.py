@@ -19,6 +19,7 @@ from sim.interventions.spec import (
     SCHOOL_TYPES,
     InterventionSpec,
 )
+from sim.recruitment import STAGES
 from sim.risk import FACTOR_INDEX, FACTORS, PLACE_FACTOR
 from sim.rng import entity_keys, keyed_uniform
 
@@ -91,6 +92,7 @@ class Measure:
         self.system = {k: spec.effect(k) * f for k in
                        (*(f"detection_{c}" for c in CHANNELS), "info_sharing", "uptake",
                         "incapacitation", "demand", "reach")}
+        self._has_system = any(self.system.values()) or (self.place and spec.type != "place")
         self.developmental = spec.persistence == "developmental" and (
             bool(self.dmu.any()) or bool(self.dprot) or bool(self.log_entry)
             or bool(self.log_recruit) or bool(self.log_desist))
@@ -123,17 +125,27 @@ class Measure:
 
     # ---- who ------------------------------------------------------------------------------
     def eligible(self, model: Any) -> np.ndarray:
-        """Mask of youths in the target group."""
+        """Mask of youths in the target group.
+
+        Districts, school types and stages are looked up in small tables (one gather per youth
+        rather than a membership test against a list)."""
         t, pop = self.spec.target, model.pop
         m = (pop.age >= t.ages[0]) & (pop.age < t.ages[1] + 1)
         if t.districts:
-            ids = [model.city.districts.index(d) for d in t.districts]
-            m &= np.isin(pop.district, ids)
+            if not hasattr(self, "_in_district"):
+                self._in_district = np.zeros(model.city.n_districts, bool)
+                self._in_district[[model.city.districts.index(d) for d in t.districts]] = True
+            m &= self._in_district[pop.district]
         if t.school_types:
-            codes = [SCHOOL_TYPES[s] for s in t.school_types]
-            m &= (pop.school >= 0) & np.isin(pop.school_type[np.maximum(pop.school, 0)], codes)
+            type_ok = np.zeros(max(SCHOOL_TYPES.values()) + 1, bool)
+            type_ok[[SCHOOL_TYPES[s] for s in t.school_types]] = True
+            school_ok = np.append(type_ok[pop.school_type], False)  # slot -1: no school
+            m &= school_ok[pop.school]
         if t.stages != [0, 1, 2, 3]:
-            m &= np.isin(model.stage, t.stages)
+            if not hasattr(self, "_in_stage"):
+                self._in_stage = np.zeros(len(STAGES), bool)
+                self._in_stage[t.stages] = True
+            m &= self._in_stage[model.stage]
         if t.risk_threshold > 0:
             m &= self.risk(model) >= t.risk_threshold
         return m
@@ -186,7 +198,7 @@ class Measure:
 
     def apply_system(self, model: Any, lv: float) -> None:
         """System-wide effects at level `lv` (any type may carry them)."""
-        if lv == 0:
+        if lv == 0 or not self._has_system:
             return
         sy = self.system
         for k, ch in enumerate(CHANNELS):
