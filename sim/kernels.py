@@ -213,3 +213,127 @@ def exposure(stage, member_id, status, jailed, peers_t, siblings, school, n_scho
         siblings.indices, school, n_schools, out_deg, lo, hi, periph, member)
     return {"share": share, "friends2": friends2, "sib_inv": sib_inv, "sib2": sib2,
             "school2": school2}
+
+
+# ---- network building (issue 11) ----------------------------------------------------------------
+def _group_tables(gkeys, gptr):
+    """Dense look-up tables from group key to group index (-1: no such group) for each of the
+    groupings whose sorted keys are gkeys[gptr[t]:gptr[t + 1]]: their offsets in the table,
+    smallest and largest keys."""
+    n_sets = gptr.size - 1
+    base = np.zeros(n_sets + 1, np.int64)
+    kmin = np.zeros(n_sets, np.int64)
+    kmax = np.full(n_sets, -1, np.int64)
+    for t in range(n_sets):
+        if gptr[t + 1] > gptr[t]:
+            kmin[t], kmax[t] = gkeys[gptr[t]], gkeys[gptr[t + 1] - 1]
+        base[t + 1] = base[t] + kmax[t] - kmin[t] + 1
+    table = np.full(base[n_sets], -1, np.int64)
+    for t in range(n_sets):
+        for g in range(gptr[t], gptr[t + 1]):
+            table[base[t] + gkeys[g] - kmin[t]] = g
+    return table, base, kmin, kmax
+
+
+def _peer_ties_loop(deg, tie_u, cum, shift, u, jitter, back_u, recip, homophily, klass, school,
+                    district, coh, r, order, gkeys, gstart, gcount, gptr):
+    n, m, n_cand = deg.size, tie_u.size, u.shape[0]
+    table, base, kmin, kmax = _group_tables(gkeys, gptr)
+    src = np.empty(m, np.int64)
+    dst = np.empty(m, np.int64)
+    e = 0
+    for i in range(n):
+        for _ in range(deg[i]):
+            src[e] = i
+            e += 1
+    for e in range(m):
+        s = src[e]
+        t = 0
+        for k in range(cum.size):
+            if tie_u[e] > cum[k]:
+                t += 1
+        if school[s] < 0 and t < 2:
+            t = 2
+        want_coh = coh[s] + shift[e] if t >= 2 else coh[s]
+        want_coh = min(max(want_coh, 3), 20)
+        g, pos = -1, -1
+        if t < 3:
+            if t == 0:
+                want = np.int64(klass[s])
+            elif t == 1:
+                want = np.int64(school[s]) * 64 + coh[s]
+            else:
+                want = np.int64(district[s]) * 64 + want_coh
+            if want >= kmin[t] and want <= kmax[t]:
+                pos = table[base[t] + want - kmin[t]]
+                if pos >= 0:
+                    g = t
+        if g < 0 and want_coh >= kmin[3] and want_coh <= kmax[3]:
+            pos = table[base[3] + want_coh - kmin[3]]
+            if pos >= 0:
+                g = 3
+        best, best_score = s, _ZERO
+        for c in range(n_cand):
+            cand = s if g < 0 else order[g, gstart[pos] + np.int64(u[c, e] * gcount[pos])]
+            score = jitter[c, e] * homophily - abs(r[cand] - r[s])
+            if c == 0 or score > best_score:
+                best, best_score = cand, score
+        dst[e] = best
+    # canonical CSR of the ties and the returned nominations: rows sorted, no duplicates
+    count = np.zeros(n + 1, np.int64)
+    for e in range(m):
+        if src[e] != dst[e]:
+            count[src[e] + 1] += 1
+            if back_u[e] < recip:
+                count[dst[e] + 1] += 1
+    fill = np.cumsum(count)
+    ptr = fill[:-1].copy()
+    cols = np.empty(fill[n], np.int64)
+    for e in range(m):
+        if src[e] != dst[e]:
+            cols[ptr[src[e]]] = dst[e]
+            ptr[src[e]] += 1
+            if back_u[e] < recip:
+                cols[ptr[dst[e]]] = src[e]
+                ptr[dst[e]] += 1
+    indptr = np.zeros(n + 1, np.int64)
+    k = 0
+    for i in range(n):  # rows are short: insertion sort in place, then drop repeats
+        lo, hi = fill[i], fill[i + 1]
+        for j in range(lo + 1, hi):
+            v = cols[j]
+            h = j - 1
+            while h >= lo and cols[h] > v:
+                cols[h + 1] = cols[h]
+                h -= 1
+            cols[h + 1] = v
+        for j in range(lo, hi):
+            if j == lo or cols[j] != cols[j - 1]:
+                cols[k] = cols[j]
+                k += 1
+        indptr[i + 1] = k
+    return indptr, cols[:k].copy()
+
+
+if _jit is not None:
+    _group_tables = _jit(_group_tables)
+    _peer_ties_loop = _jit(_peer_ties_loop)
+
+
+def peer_ties(deg, tie_u, cum, shift, u, jitter, back_u, recip, homophily, klass, school,
+              district, coh, r, groups) -> tuple[np.ndarray, np.ndarray] | None:
+    """The friendship matrix's (indptr, indices) in canonical CSR form (int64, as scipy builds it), formed from
+    build_peers' draws in one pass over the ties, or None without the kernels (see
+    sim.networks._peer_ties_numpy for the numpy version and the meaning). `groups` are the four
+    (order, keys, start, counts) member groupings of sim.networks._groups: class, school and
+    cohort, district and cohort, city cohort."""
+    if _jit is None:
+        return None
+    i64 = np.int64
+    order = np.stack([g[0] for g in groups]).astype(i64, copy=False)
+    gptr = np.r_[0, np.cumsum([g[1].size for g in groups])].astype(i64)
+    gkeys, gstart, gcount = (np.concatenate([g[j] for g in groups]).astype(i64, copy=False)
+                             for j in (1, 2, 3))
+    return _peer_ties_loop(deg.astype(i64, copy=False), tie_u, cum, shift.astype(i64, copy=False),
+                           u, jitter, back_u, np.float64(recip), np.float32(homophily), klass,
+                           school, district, coh, r, order, gkeys, gstart, gcount, gptr)

@@ -116,3 +116,22 @@ def test_exposure_kernel_equals_numpy(monkeypatch):
     for k in ref:
         assert got[k].dtype == ref[k].dtype and np.array_equal(got[k], ref[k]), k
     assert ref["friends2"].sum() > 0 and ref["school2"].sum() > 0 and ref["sib_inv"].any()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_peer_ties_kernel_equals_numpy(monkeypatch, seed):
+    """The friendship network formed in one compiled pass equals the numpy one: same ties, same
+    canonical CSR arrays and types (risks scrambled so that homophily decides among candidates)."""
+    from sim.networks import build_peers
+    from sim.population import build_population
+    from sim.rng import make_stream
+
+    pop = build_population(seed)
+    risk = np.random.default_rng(seed).random(pop.n).astype(np.float32)
+    got = build_peers(pop, risk, make_stream(seed, "network"))
+    monkeypatch.setattr(kernels, "_jit", None)
+    ref = build_peers(pop, risk, make_stream(seed, "network"))
+    for k in ("indptr", "indices", "data"):
+        a, b = getattr(got, k), getattr(ref, k)
+        assert a.dtype == b.dtype and np.array_equal(a, b), k
+    assert got.has_canonical_format and ref.nnz > 5 * pop.n
