@@ -34,10 +34,7 @@ class Cohorts:
         model.events.log("left_model", leavers, model.stage[leavers].astype(str))
         model.events.leave(leavers)
         ages = self.newcomer_ages(model, leavers.size)
-        for slot in leavers.tolist():
-            agent = model.agent_of_slot[slot]
-            if agent is not None:
-                agent.remove()
+        model.remove_youths(leavers.tolist())
         replace_leavers(pop, leavers, ages, model.city, rng, week=model.week)
         model.stage[leavers] = NONE
         model.years_in_stage[leavers] = 0
