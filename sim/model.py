@@ -25,10 +25,8 @@ wires the processes of `sim.processes`, each in its own module with its own `ste
 
 from __future__ import annotations
 
-import gc
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from functools import partial
 from itertools import count
 from pathlib import Path
@@ -72,23 +70,6 @@ class _WeakIdCounters(weakref.WeakKeyDictionary):
             counter = count(1)
             self[model] = counter
             return counter
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector held off while a block allocates many objects at once
-    (the model's 27,000 Mesa agents and their weak references): otherwise the allocations set off
-    collections, full ones among them, that walk every object in the process (Numba, pandas and
-    scipy make that large) and took three quarters of creating the agents. Nothing is freed late
-    that the block had made garbage: only collection of reference cycles waits until its end."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 class Youth(mesa.Agent):
@@ -242,28 +223,25 @@ class UmeaModel(mesa.Model):
         The result is what `Youth(self, slot)` for each slot gives (ids counted on from Mesa's
         per-model counter; the model's register, `agents_by_type[Youth]` and `agents` hold them),
         without Mesa's per-agent debug message and set bookkeeping, which were most of a model's
-        set-up time, and with the garbage collector paused (`_gc_paused`). If Mesa's registers are
-        not the ones this was written for (Mesa 3.1-3.3), it falls back to creating them one by
-        one."""
+        set-up time. If Mesa's registers are not the ones this was written for (Mesa 3.1-3.3), it
+        falls back to creating them one by one."""
         slots, cls = [int(s) for s in slots], self.agent_class
         if cls.__init__ is not Youth.__init__ or not self._bulk_registers():
-            with _gc_paused():
-                list(map(partial(cls, self), slots))
+            list(map(partial(cls, self), slots))
             return
         by_type = self._agents_by_type
         ids, new, agents = cls._ids[self], cls.__new__, []
-        with _gc_paused():
-            for slot in slots:
-                agent = new(cls)
-                agent.model, agent.unique_id, agent.pos, agent.slot = self, next(ids), None, slot
-                self.agent_of_slot[slot] = agent
-                agents.append(agent)
-            self._agents.update(dict.fromkeys(agents))
-            if cls not in by_type:
-                by_type[cls] = mesa.agent.AgentSet([], random=self.random)
-            for register in (by_type[cls]._agents, self._all_agents._agents):
-                remove = register._remove
-                register.data.update((weakref.ref(a, remove), None) for a in agents)
+        for slot in slots:
+            agent = new(cls)
+            agent.model, agent.unique_id, agent.pos, agent.slot = self, next(ids), None, slot
+            self.agent_of_slot[slot] = agent
+            agents.append(agent)
+        self._agents.update(dict.fromkeys(agents))
+        if cls not in by_type:
+            by_type[cls] = mesa.agent.AgentSet([], random=self.random)
+        for register in (by_type[cls]._agents, self._all_agents._agents):
+            remove = register._remove
+            register.data.update((weakref.ref(a, remove), None) for a in agents)
 
     def remove_youths(self, slots: Any) -> None:
         """Remove the Mesa agents of the youths in `slots` from the model in bulk.
