@@ -279,45 +279,74 @@ def _peer_ties_loop(deg, tie_u, cum, shift, u, jitter, back_u, recip, homophily,
             if c == 0 or score > best_score:
                 best, best_score = cand, score
         dst[e] = best
-    # canonical CSR of the ties and the returned nominations: rows sorted, no duplicates
-    count = np.zeros(n + 1, np.int64)
+    # canonical CSR of the ties and the returned nominations (rows sorted, no repeats) by two
+    # counting sorts: the entries by column, then, taking the columns in order, by row
+    by_col = np.zeros(n + 1, np.int64)
     for e in range(m):
         if src[e] != dst[e]:
-            count[src[e] + 1] += 1
+            by_col[dst[e] + 1] += 1
             if back_u[e] < recip:
-                count[dst[e] + 1] += 1
-    fill = np.cumsum(count)
-    ptr = fill[:-1].copy()
-    cols = np.empty(fill[n], np.int64)
+                by_col[src[e] + 1] += 1
+    by_col = np.cumsum(by_col)
+    by_row = np.zeros(n + 1, np.int64)
+    rows = np.empty(by_col[n], np.int64)
+    put = by_col[:-1].copy()
     for e in range(m):
         if src[e] != dst[e]:
-            cols[ptr[src[e]]] = dst[e]
-            ptr[src[e]] += 1
+            rows[put[dst[e]]] = src[e]
+            put[dst[e]] += 1
+            by_row[src[e] + 1] += 1
             if back_u[e] < recip:
-                cols[ptr[dst[e]]] = src[e]
-                ptr[dst[e]] += 1
+                rows[put[src[e]]] = dst[e]
+                put[src[e]] += 1
+                by_row[dst[e] + 1] += 1
+    by_row = np.cumsum(by_row)
+    cols = np.empty(by_row[n], np.int64)
+    put = by_row[:-1].copy()
+    for c in range(n):
+        for j in range(by_col[c], by_col[c + 1]):
+            cols[put[rows[j]]] = c
+            put[rows[j]] += 1
     indptr = np.zeros(n + 1, np.int64)
     k = 0
-    for i in range(n):  # rows are short: insertion sort in place, then drop repeats
-        lo, hi = fill[i], fill[i + 1]
-        for j in range(lo + 1, hi):
-            v = cols[j]
-            h = j - 1
-            while h >= lo and cols[h] > v:
-                cols[h + 1] = cols[h]
-                h -= 1
-            cols[h + 1] = v
-        for j in range(lo, hi):
-            if j == lo or cols[j] != cols[j - 1]:
+    for i in range(n):
+        for j in range(by_row[i], by_row[i + 1]):
+            if j == by_row[i] or cols[j] != cols[j - 1]:
                 cols[k] = cols[j]
                 k += 1
         indptr[i + 1] = k
     return indptr, cols[:k].copy()
 
 
+def _siblings_loop(household, n_households):
+    n = household.size
+    start = np.zeros(n_households + 1, np.int64)
+    for i in range(n):
+        start[household[i] + 1] += 1
+    start = np.cumsum(start)
+    members = np.empty(n, np.int64)
+    put = start[:-1].copy()
+    for i in range(n):
+        members[put[household[i]]] = i
+        put[household[i]] += 1
+    indptr = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        h = household[i]
+        indptr[i + 1] = indptr[i] + start[h + 1] - start[h] - 1
+    indices = np.empty(indptr[n], np.int64)
+    for i in range(n):
+        h, k = household[i], indptr[i]
+        for j in range(start[h + 1] - 1, start[h] - 1, -1):
+            if members[j] != i:
+                indices[k] = members[j]
+                k += 1
+    return indptr, indices
+
+
 if _jit is not None:
     _group_tables = _jit(_group_tables)
     _peer_ties_loop = _jit(_peer_ties_loop)
+    _siblings_loop = _jit(_siblings_loop)
 
 
 def peer_ties(deg, tie_u, cum, shift, u, jitter, back_u, recip, homophily, klass, school,
@@ -337,3 +366,12 @@ def peer_ties(deg, tie_u, cum, shift, u, jitter, back_u, recip, homophily, klass
     return _peer_ties_loop(deg.astype(i64, copy=False), tie_u, cum, shift.astype(i64, copy=False),
                            u, jitter, back_u, np.float64(recip), np.float32(homophily), klass,
                            school, district, coh, r, order, gkeys, gstart, gcount, gptr)
+
+
+def siblings(household: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The sibling matrix's (indptr, indices) (int64) from the household of each youth, in the
+    order scipy's product in sim.networks.build_siblings leaves them (each row's housemates in
+    descending slot order, the youth itself left out), or None without the kernels."""
+    if _jit is None:
+        return None
+    return _siblings_loop(household, int(household.max()) + 1)

@@ -158,8 +158,12 @@ def row_normalise(a: sp.csr_array) -> sp.csr_array:
 
 
 def build_siblings(household: np.ndarray) -> sp.csr_array:
-    """Youths sharing a household, without self-ties."""
+    """Youths sharing a household, without self-ties (in one compiled pass when the kernels
+    are in use: the same arrays as the sparse product below)."""
     n = household.size
+    csr = kernels.siblings(household)
+    if csr is not None:
+        return sp.csr_array((np.ones(csr[1].size, np.float32), csr[1], csr[0]), shape=(n, n))
     h = sp.csr_array((np.ones(n, np.float32), (np.arange(n), household)),
                      shape=(n, int(household.max()) + 1))
     s = (h @ h.T).tocsr()

@@ -135,3 +135,17 @@ def test_peer_ties_kernel_equals_numpy(monkeypatch, seed):
         a, b = getattr(got, k), getattr(ref, k)
         assert a.dtype == b.dtype and np.array_equal(a, b), k
     assert got.has_canonical_format and ref.nnz > 5 * pop.n
+
+
+def test_siblings_kernel_equals_numpy(monkeypatch):
+    """The sibling matrix from the compiled pass has scipy's arrays, index order included."""
+    from sim.networks import build_siblings
+
+    household = np.random.default_rng(3).integers(0, 4000, 9000).astype(np.int32)
+    got = build_siblings(household)
+    monkeypatch.setattr(kernels, "_jit", None)
+    ref = build_siblings(household)
+    for k in ("indptr", "indices", "data"):
+        a, b = getattr(got, k), getattr(ref, k)
+        assert a.dtype == b.dtype and np.array_equal(a, b), k
+    assert ref.nnz > 9000
