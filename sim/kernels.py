@@ -237,6 +237,9 @@ def _group_tables(gkeys, gptr):
 
 def _peer_ties_loop(deg, tie_u, cum, shift, u, jitter, back_u, recip, homophily, klass, school,
                     district, coh, r, order, gkeys, gstart, gcount, gptr):
+    """Each tie's type, wanted group, three candidates and the one named (the first highest
+    score, as numpy's argmax gives it for scores without NaN: risks are in [0, 1]), then the
+    canonical CSR; the same integer and float32 operations as sim.networks._peer_ties_numpy."""
     n, m, n_cand = deg.size, tie_u.size, u.shape[0]
     table, base, kmin, kmax = _group_tables(gkeys, gptr)
     src = np.empty(m, np.int64)
@@ -319,6 +322,8 @@ def _peer_ties_loop(deg, tie_u, cum, shift, u, jitter, back_u, recip, homophily,
 
 
 def _siblings_loop(household, n_households):
+    """Housemates per youth: households' members in slot order (a counting sort), each row
+    their slots in descending order without the youth itself."""
     n = household.size
     start = np.zeros(n_households + 1, np.int64)
     for i in range(n):
@@ -351,10 +356,10 @@ if _jit is not None:
 
 def peer_ties(deg, tie_u, cum, shift, u, jitter, back_u, recip, homophily, klass, school,
               district, coh, r, groups) -> tuple[np.ndarray, np.ndarray] | None:
-    """The friendship matrix's (indptr, indices) in canonical CSR form (int64, as scipy builds it), formed from
-    build_peers' draws in one pass over the ties, or None without the kernels (see
-    sim.networks._peer_ties_numpy for the numpy version and the meaning). `groups` are the four
-    (order, keys, start, counts) member groupings of sim.networks._groups: class, school and
+    """The friendship matrix's (indptr, indices) in canonical CSR form (int64, as scipy builds
+    it), formed from build_peers' draws in one pass over the ties, or None without the kernels
+    (see sim.networks._peer_ties_numpy for the numpy version and the meaning). `groups` are the
+    four (order, keys, start, counts) member groupings of sim.networks._groups: class, school and
     cohort, district and cohort, city cohort."""
     if _jit is None:
         return None
