@@ -350,3 +350,170 @@ def stage_groups(stage: np.ndarray, age: np.ndarray, min_age: float
         return (np.flatnonzero((stage == 0) & (age >= min_age)), np.flatnonzero(stage == 1),
                 np.flatnonzero(stage == 2), np.flatnonzero(stage == 3))
     return _stage_groups_loop(stage, age, np.float32(min_age))
+
+
+# ---- network building (issue 11) ----------------------------------------------------------------
+def _group_tables(gkeys, gptr):
+    """Dense look-up tables from group key to group index (-1: no such group) for each of the
+    groupings whose sorted keys are gkeys[gptr[t]:gptr[t + 1]]: their offsets in the table,
+    smallest and largest keys."""
+    n_sets = gptr.size - 1
+    base = np.zeros(n_sets + 1, np.int64)
+    kmin = np.zeros(n_sets, np.int64)
+    kmax = np.full(n_sets, -1, np.int64)
+    for t in range(n_sets):
+        if gptr[t + 1] > gptr[t]:
+            kmin[t], kmax[t] = gkeys[gptr[t]], gkeys[gptr[t + 1] - 1]
+        base[t + 1] = base[t] + kmax[t] - kmin[t] + 1
+    table = np.full(base[n_sets], -1, np.int64)
+    for t in range(n_sets):
+        for g in range(gptr[t], gptr[t + 1]):
+            table[base[t] + gkeys[g] - kmin[t]] = g
+    return table, base, kmin, kmax
+
+
+def _peer_ties_loop(deg, tie_u, cum, shift, u, jitter, back_u, recip, homophily, klass, school,
+                    district, coh, r, order, gkeys, gstart, gcount, gptr):
+    """Each tie's type, wanted group, three candidates and the one named (the first highest
+    score, as numpy's argmax gives it for scores without NaN: risks are in [0, 1]), then the
+    canonical CSR; the same integer and float32 operations as sim.networks._peer_ties_numpy."""
+    n, m, n_cand = deg.size, tie_u.size, u.shape[0]
+    table, base, kmin, kmax = _group_tables(gkeys, gptr)
+    src = np.empty(m, np.int64)
+    dst = np.empty(m, np.int64)
+    e = 0
+    for i in range(n):
+        for _ in range(deg[i]):
+            src[e] = i
+            e += 1
+    for e in range(m):
+        s = src[e]
+        t = 0
+        for k in range(cum.size):
+            if tie_u[e] > cum[k]:
+                t += 1
+        if school[s] < 0 and t < 2:
+            t = 2
+        want_coh = coh[s] + shift[e] if t >= 2 else coh[s]
+        want_coh = min(max(want_coh, 3), 20)
+        g, pos = -1, -1
+        if t < 3:
+            if t == 0:
+                want = np.int64(klass[s])
+            elif t == 1:
+                want = np.int64(school[s]) * 64 + coh[s]
+            else:
+                want = np.int64(district[s]) * 64 + want_coh
+            if want >= kmin[t] and want <= kmax[t]:
+                pos = table[base[t] + want - kmin[t]]
+                if pos >= 0:
+                    g = t
+        if g < 0 and want_coh >= kmin[3] and want_coh <= kmax[3]:
+            pos = table[base[3] + want_coh - kmin[3]]
+            if pos >= 0:
+                g = 3
+        best, best_score = s, _ZERO
+        for c in range(n_cand):
+            cand = s if g < 0 else order[g, gstart[pos] + np.int64(u[c, e] * gcount[pos])]
+            score = jitter[c, e] * homophily - abs(r[cand] - r[s])
+            if c == 0 or score > best_score:
+                best, best_score = cand, score
+        dst[e] = best
+    # canonical CSR of the ties and the returned nominations (rows sorted, no repeats) by two
+    # counting sorts: the entries by column, then, taking the columns in order, by row
+    by_col = np.zeros(n + 1, np.int64)
+    for e in range(m):
+        if src[e] != dst[e]:
+            by_col[dst[e] + 1] += 1
+            if back_u[e] < recip:
+                by_col[src[e] + 1] += 1
+    by_col = np.cumsum(by_col)
+    by_row = np.zeros(n + 1, np.int64)
+    rows = np.empty(by_col[n], np.int64)
+    put = by_col[:-1].copy()
+    for e in range(m):
+        if src[e] != dst[e]:
+            rows[put[dst[e]]] = src[e]
+            put[dst[e]] += 1
+            by_row[src[e] + 1] += 1
+            if back_u[e] < recip:
+                rows[put[src[e]]] = dst[e]
+                put[src[e]] += 1
+                by_row[dst[e] + 1] += 1
+    by_row = np.cumsum(by_row)
+    cols = np.empty(by_row[n], np.int64)
+    put = by_row[:-1].copy()
+    for c in range(n):
+        for j in range(by_col[c], by_col[c + 1]):
+            cols[put[rows[j]]] = c
+            put[rows[j]] += 1
+    indptr = np.zeros(n + 1, np.int64)
+    k = 0
+    for i in range(n):
+        for j in range(by_row[i], by_row[i + 1]):
+            if j == by_row[i] or cols[j] != cols[j - 1]:
+                cols[k] = cols[j]
+                k += 1
+        indptr[i + 1] = k
+    return indptr, cols[:k].copy()
+
+
+def _siblings_loop(household, n_households):
+    """Housemates per youth: households' members in slot order (a counting sort), each row
+    their slots in descending order without the youth itself."""
+    n = household.size
+    start = np.zeros(n_households + 1, np.int64)
+    for i in range(n):
+        start[household[i] + 1] += 1
+    start = np.cumsum(start)
+    members = np.empty(n, np.int64)
+    put = start[:-1].copy()
+    for i in range(n):
+        members[put[household[i]]] = i
+        put[household[i]] += 1
+    indptr = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        h = household[i]
+        indptr[i + 1] = indptr[i] + start[h + 1] - start[h] - 1
+    indices = np.empty(indptr[n], np.int64)
+    for i in range(n):
+        h, k = household[i], indptr[i]
+        for j in range(start[h + 1] - 1, start[h] - 1, -1):
+            if members[j] != i:
+                indices[k] = members[j]
+                k += 1
+    return indptr, indices
+
+
+if _jit is not None:
+    _group_tables = _jit(_group_tables)
+    _peer_ties_loop = _jit(_peer_ties_loop)
+    _siblings_loop = _jit(_siblings_loop)
+
+
+def peer_ties(deg, tie_u, cum, shift, u, jitter, back_u, recip, homophily, klass, school,
+              district, coh, r, groups) -> tuple[np.ndarray, np.ndarray] | None:
+    """The friendship matrix's (indptr, indices) in canonical CSR form (int64, as scipy builds
+    it), formed from build_peers' draws in one pass over the ties, or None without the kernels
+    (see sim.networks._peer_ties_numpy for the numpy version and the meaning). `groups` are the
+    four (order, keys, start, counts) member groupings of sim.networks._groups: class, school and
+    cohort, district and cohort, city cohort."""
+    if _jit is None:
+        return None
+    i64 = np.int64
+    order = np.stack([g[0] for g in groups]).astype(i64, copy=False)
+    gptr = np.r_[0, np.cumsum([g[1].size for g in groups])].astype(i64)
+    gkeys, gstart, gcount = (np.concatenate([g[j] for g in groups]).astype(i64, copy=False)
+                             for j in (1, 2, 3))
+    return _peer_ties_loop(deg.astype(i64, copy=False), tie_u, cum, shift.astype(i64, copy=False),
+                           u, jitter, back_u, np.float64(recip), np.float32(homophily), klass,
+                           school, district, coh, r, order, gkeys, gstart, gcount, gptr)
+
+
+def siblings(household: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The sibling matrix's (indptr, indices) (int64) from the household of each youth, in the
+    order scipy's product in sim.networks.build_siblings leaves them (each row's housemates in
+    descending slot order, the youth itself left out), or None without the kernels."""
+    if _jit is None:
+        return None
+    return _siblings_loop(household, int(household.max()) + 1)

@@ -208,6 +208,15 @@ class UmeaModel(mesa.Model):
         self._sex = {k: rc.sex_factor(boy, p[f"sex_hr_{k}"]) for k in ("entry", "recruit", "progress")}
         self.risk_dynamics.reset()
 
+    def _bulk_registers(self) -> bool:
+        """Whether Mesa's agent registers are the ones the bulk methods below were written for
+        (Mesa 3.1-3.3: a dict `_agents`, `_agents_by_type` of AgentSets and `_all_agents`, whose
+        agents are held in WeakKeyDictionaries)."""
+        return (isinstance(getattr(self, "_agents", None), dict)
+                and isinstance(getattr(self, "_agents_by_type", None), dict)
+                and isinstance(getattr(getattr(self, "_all_agents", None), "_agents", None),
+                               weakref.WeakKeyDictionary))
+
     def add_youths(self, slots: Any) -> None:
         """Mesa agents for the youths in `slots`, registered with the model in bulk.
 
@@ -217,14 +226,10 @@ class UmeaModel(mesa.Model):
         set-up time. If Mesa's registers are not the ones this was written for (Mesa 3.1-3.3), it
         falls back to creating them one by one."""
         slots, cls = [int(s) for s in slots], self.agent_class
-        by_type = getattr(self, "_agents_by_type", None)
-        mesa_registers = (isinstance(getattr(self, "_agents", None), dict)
-                          and isinstance(by_type, dict)
-                          and isinstance(getattr(getattr(self, "_all_agents", None), "_agents", None),
-                                         weakref.WeakKeyDictionary))
-        if cls.__init__ is not Youth.__init__ or not mesa_registers:
+        if cls.__init__ is not Youth.__init__ or not self._bulk_registers():
             list(map(partial(cls, self), slots))
             return
+        by_type = self._agents_by_type
         ids, new, agents = cls._ids[self], cls.__new__, []
         for slot in slots:
             agent = new(cls)
@@ -237,6 +242,28 @@ class UmeaModel(mesa.Model):
         for register in (by_type[cls]._agents, self._all_agents._agents):
             remove = register._remove
             register.data.update((weakref.ref(a, remove), None) for a in agents)
+
+    def remove_youths(self, slots: Any) -> None:
+        """Remove the Mesa agents of the youths in `slots` from the model in bulk.
+
+        The result is what `agent.remove()` for each gives (out of the model's register,
+        `agents_by_type` and `agents`; agents already removed are skipped), without Mesa's
+        per-agent calls and debug messages. The slots keep pointing to the removed agents until
+        `add_youths` fills them. Falls back to `agent.remove()` one by one if Mesa's registers
+        are not the ones this was written for or the agent class has its own `remove`."""
+        agents = [a for a in map(self.agent_of_slot.__getitem__, slots) if a is not None]
+        cls = self.agent_class
+        if (cls.remove is not mesa.Agent.remove or not self._bulk_registers()
+                or cls not in self._agents_by_type or any(type(a) is not cls for a in agents)):
+            for agent in agents:
+                agent.remove()
+            return
+        registered = [a for a in agents if self._agents.pop(a, False) is None]
+        for register in (self._agents_by_type[cls]._agents, self._all_agents._agents):
+            register._dirty_len = True  # what WeakKeyDictionary.__delitem__ sets
+            pop, ref = register.data.pop, weakref.ref
+            for agent in registered:
+                pop(ref(agent), None)
 
     def keys(self, kind: int, *ids: np.ndarray | int) -> np.ndarray:
         return entity_keys(self.seed_value, kind, *ids)

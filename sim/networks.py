@@ -18,6 +18,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
+from sim import kernels
 from sim.population import Population
 
 # Tie types and their probabilities (assumption; most adolescent friends are schoolmates,
@@ -70,48 +71,74 @@ def _pick(groups: tuple[np.ndarray, ...], pos: np.ndarray, u: np.ndarray) -> np.
 
 
 def build_peers(pop: Population, risk: np.ndarray, rng: np.random.Generator) -> sp.csr_array:
-    """Draw the directed friendship network (see module docstring)."""
+    """Draw the directed friendship network (see module docstring).
+
+    All random numbers are drawn here first, in a fixed order and amount (out-degrees, tie
+    types, age shifts, candidates' uniforms and jitter, reciprocation), then the ties are formed
+    from them by the compiled kernel or, without Numba, by `_peer_ties_numpy` (the reference):
+    the same network either way."""
     n = pop.n
     preschool = pop.cohort <= 5
     lam = np.where(preschool, PRESCHOOL_OUT_DEGREE, MEAN_OUT_DEGREE)
     deg = np.clip(rng.poisson(lam), 1, MAX_OUT_DEGREE)
-    src = np.repeat(np.arange(n), deg)
-    m = src.size
+    m = int(deg.sum())
     cum = np.cumsum(TIE_PROBS / TIE_PROBS.sum())[:-1].astype(np.float32)
-    ttype = (rng.random(m, dtype=np.float32)[:, None] > cum).sum(axis=1)
-    no_school = pop.school[src] < 0
-    ttype[no_school & (ttype < 2)] = 2
-    coh = pop.cohort.astype(np.int64)
-    shift = np.where(ttype >= 2, rng.integers(-1, 2, m), 0)
-    want_coh = np.clip(coh[src] + shift, 3, 20)
-    keys = {
-        0: (pop.klass.astype(np.int64), pop.klass[src].astype(np.int64)),
-        1: (pop.school * 64 + coh, pop.school[src].astype(np.int64) * 64 + coh[src]),
-        2: (pop.district.astype(np.int64) * 64 + coh, pop.district[src].astype(np.int64) * 64 + want_coh),
-        3: (coh, want_coh),
-    }
+    tie_u = rng.random(m, dtype=np.float32)
+    shift = rng.integers(-1, 2, m)
     u = rng.random((CANDIDATES, m))
     jitter = rng.random((CANDIDATES, m), dtype=np.float32)
-    city = _groups(coh)
+    back_u = rng.random(m)
+    coh = pop.cohort.astype(np.int64)
+    # group keys of the members for each tie type: class, school and cohort, district and
+    # cohort, and the city-wide cohort (the fallback)
+    groups = [_groups(k) for k in (pop.klass.astype(np.int64), pop.school * 64 + coh,
+                                   pop.district.astype(np.int64) * 64 + coh, coh)]
+    r = risk.astype(np.float32)
+    csr = kernels.peer_ties(deg, tie_u, cum, shift, u, jitter, back_u, RECIPROCATE,
+                            RISK_HOMOPHILY, pop.klass, pop.school, pop.district, coh, r, groups)
+    if csr is not None:
+        return sp.csr_array((np.ones(csr[1].size, np.float32), csr[1], csr[0]), shape=(n, n))
+    return _peer_ties_numpy(pop, deg, tie_u, cum, shift, u, jitter, back_u, coh, r, groups)
+
+
+def _peer_ties_numpy(pop: Population, deg: np.ndarray, tie_u: np.ndarray, cum: np.ndarray,
+                     shift: np.ndarray, u: np.ndarray, jitter: np.ndarray, back_u: np.ndarray,
+                     coh: np.ndarray, r: np.ndarray, groups: list[tuple[np.ndarray, ...]]
+                     ) -> sp.csr_array:
+    """The friendship matrix from build_peers' draws, with numpy (the kernels' reference): each
+    youth's `deg` nominations get a tie type, three candidates are picked from the tie type's
+    group (the city cohort when the youth has none), the one closest in risk after jitter is
+    named, a share of the nominations is returned; no self-ties, no duplicates."""
+    n = pop.n
+    src = np.repeat(np.arange(n), deg)
+    m = src.size
+    ttype = (tie_u[:, None] > cum).sum(axis=1)
+    no_school = pop.school[src] < 0
+    ttype[no_school & (ttype < 2)] = 2
+    shift = np.where(ttype >= 2, shift, 0)
+    want_coh = np.clip(coh[src] + shift, 3, 20)
+    wanted = {
+        0: pop.klass[src].astype(np.int64),
+        1: pop.school[src].astype(np.int64) * 64 + coh[src],
+        2: pop.district[src].astype(np.int64) * 64 + want_coh,
+    }
+    city = groups[3]
     cand = np.empty((CANDIDATES, m), np.int64)
     fallback = np.ones(m, bool)
     for t in (0, 1, 2):
         sel = np.flatnonzero(ttype == t)
-        gk, want = keys[t]
-        groups = _groups(gk)
-        pos, found = _locate(groups, want[sel])
+        pos, found = _locate(groups[t], wanted[t][sel])
         sel, pos = sel[found], pos[found]
         fallback[sel] = False
         for c in range(CANDIDATES):
-            cand[c, sel] = _pick(groups, pos, u[c, sel])
+            cand[c, sel] = _pick(groups[t], pos, u[c, sel])
     rest = np.flatnonzero(fallback)
     pos, found = _locate(city, want_coh[rest])
     for c in range(CANDIDATES):
         cand[c, rest] = np.where(found, _pick(city, pos, u[c, rest]), src[rest])
-    r = risk.astype(np.float32)
     score = jitter * np.float32(RISK_HOMOPHILY) - np.abs(r[cand] - r[src])
     dst = cand[np.argmax(score, axis=0), np.arange(m)]
-    back = rng.random(m) < RECIPROCATE
+    back = back_u < RECIPROCATE
     rows = np.r_[src, dst[back]]
     cols = np.r_[dst, src[back]]
     keep = rows != cols
@@ -131,8 +158,12 @@ def row_normalise(a: sp.csr_array) -> sp.csr_array:
 
 
 def build_siblings(household: np.ndarray) -> sp.csr_array:
-    """Youths sharing a household, without self-ties."""
+    """Youths sharing a household, without self-ties (in one compiled pass when the kernels
+    are in use: the same arrays as the sparse product below)."""
     n = household.size
+    csr = kernels.siblings(household)
+    if csr is not None:
+        return sp.csr_array((np.ones(csr[1].size, np.float32), csr[1], csr[0]), shape=(n, n))
     h = sp.csr_array((np.ones(n, np.float32), (np.arange(n), household)),
                      shape=(n, int(household.max()) + 1))
     s = (h @ h.T).tocsr()

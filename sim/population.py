@@ -189,16 +189,28 @@ def _sibling_households(age: np.ndarray, district: np.ndarray, rng: np.random.Ge
     wants = rng.random(n) < 0.5  # has a next-younger sibling (assumption: ≈ 2 children per family)
     gap = 1 + np.minimum(rng.poisson(1.5, n), 5)
     target = age - gap
-    has_older = np.zeros(n, bool)
+    # youths by (age, district) and those wanting a younger sibling by (target age, district),
+    # each group in slot order: slices of these replace a scan of all youths per age and district
+    # (a youth is linked to an older sibling only in its own age's pass, so every youth of the
+    # age and district in a pass is still free to be one)
+    span = int(district.max()) + 1
+    cand_key = age.astype(np.int64) * span + district
+    cand_all = np.argsort(cand_key, kind="stable")
+    cand_key = cand_key[cand_all]
+    req_all = np.flatnonzero(wants)
+    req_key = target[req_all] * span + district[req_all]
+    order = np.argsort(req_key, kind="stable")
+    req_all, req_key = req_all[order], req_key[order]
+    districts = np.unique(district).tolist()
     for a in range(MAX_AGE - 1, MIN_AGE - 1, -1):
-        for d in np.unique(district):
-            req = np.flatnonzero(wants & (target == a) & (district == d))
-            cand = np.flatnonzero((age == a) & (district == d) & ~has_older)
+        for d in districts:
+            k = a * span + d
+            req = req_all[np.searchsorted(req_key, k):np.searchsorted(req_key, k, "right")]
+            cand = cand_all[np.searchsorted(cand_key, k):np.searchsorted(cand_key, k, "right")]
             m = min(req.size, cand.size)
             if m:
                 req, cand = rng.permutation(req)[:m], rng.permutation(cand)[:m]
                 hh[cand] = hh[req]
-                has_older[cand] = True
     return np.unique(hh, return_inverse=True)[1].astype(np.int32)
 
 

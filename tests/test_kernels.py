@@ -169,3 +169,36 @@ def test_buffered_uniforms_are_the_streams_numbers():
     assert np.array_equal(again, b["risk"].random((100, 6), dtype=np.float32))
     assert again is a.uniforms("risk", (100, 6)) and not np.array_equal(first, again)
     assert a.uniforms("risk", 7).shape == (7,)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_peer_ties_kernel_equals_numpy(monkeypatch, seed):
+    """The friendship network formed in one compiled pass equals the numpy one: same ties, same
+    canonical CSR arrays and types (risks scrambled so that homophily decides among candidates)."""
+    from sim.networks import build_peers
+    from sim.population import build_population
+    from sim.rng import make_stream
+
+    pop = build_population(seed)
+    risk = np.random.default_rng(seed).random(pop.n).astype(np.float32)
+    got = build_peers(pop, risk, make_stream(seed, "network"))
+    monkeypatch.setattr(kernels, "_jit", None)
+    ref = build_peers(pop, risk, make_stream(seed, "network"))
+    for k in ("indptr", "indices", "data"):
+        a, b = getattr(got, k), getattr(ref, k)
+        assert a.dtype == b.dtype and np.array_equal(a, b), k
+    assert got.has_canonical_format and ref.nnz > 5 * pop.n
+
+
+def test_siblings_kernel_equals_numpy(monkeypatch):
+    """The sibling matrix from the compiled pass has scipy's arrays, index order included."""
+    from sim.networks import build_siblings
+
+    household = np.random.default_rng(3).integers(0, 4000, 9000).astype(np.int32)
+    got = build_siblings(household)
+    monkeypatch.setattr(kernels, "_jit", None)
+    ref = build_siblings(household)
+    for k in ("indptr", "indices", "data"):
+        a, b = getattr(got, k), getattr(ref, k)
+        assert a.dtype == b.dtype and np.array_equal(a, b), k
+    assert ref.nnz > 9000

@@ -83,3 +83,18 @@ def test_yearly_ageing_keeps_cohorts(short_run):
         assert counts[age] == pytest.approx(city.cohort_size[age], abs=60)
     assert model.pop.age.max() < 22 and model.pop.cohort.max() == 20
     assert len(model.agents) == model.pop.n
+
+
+def test_school_year_keeps_mesa_registers_consistent(short_run):
+    """Leavers' agents are removed in bulk and newcomers' added: Mesa's registers hold exactly one
+    agent per slot, the one the slot points to, and no agent of a youth who left."""
+    from sim.model import Youth
+
+    model = short_run
+    current = set(model.agent_of_slot)
+    assert set(model.agents) == set(model.agents_by_type[Youth]) == set(model._agents) == current
+    assert len(current) == model.pop.n
+    assert all(a.slot == s for s, a in enumerate(model.agent_of_slot))
+    newcomers = int((model.pop.entry_week > 0).sum())
+    assert newcomers > 0  # a school year was crossed
+    assert max(a.unique_id for a in current) == model.pop.n + newcomers

@@ -34,10 +34,7 @@ class Cohorts:
         model.events.log("left_model", leavers, model.stage[leavers].astype(str))
         model.events.leave(leavers)
         ages = self.newcomer_ages(model, leavers.size)
-        for slot in leavers.tolist():
-            agent = model.agent_of_slot[slot]
-            if agent is not None:
-                agent.remove()
+        model.remove_youths(leavers.tolist())
         replace_leavers(pop, leavers, ages, model.city, rng, week=model.week)
         model.stage[leavers] = NONE
         model.years_in_stage[leavers] = 0
@@ -47,8 +44,9 @@ class Cohorts:
         model.protection_dev[leavers] = 0
         model.social.forget(leavers)
         model.events.log("entered_model", leavers)
-        moving = np.flatnonzero(np.isin(pop.cohort, (6, 16, 19)))
-        moving = moving[~np.isin(moving, leavers)]
+        moving = (pop.cohort == 6) | (pop.cohort == 16) | (pop.cohort == 19)
+        moving[leavers] = False  # newcomers got their schools in replace_leavers
+        moving = np.flatnonzero(moving)
         assign_schools(pop, moving, model.city, rng)
         living_baselines(pop, np.arange(pop.n), model.city)
         model.add_youths(leavers.tolist())
