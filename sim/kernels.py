@@ -213,3 +213,154 @@ def exposure(stage, member_id, status, jailed, peers_t, siblings, school, n_scho
         siblings.indices, school, n_schools, out_deg, lo, hi, periph, member)
     return {"share": share, "friends2": friends2, "sib_inv": sib_inv, "sib2": sib2,
             "school2": school2}
+
+
+# ---- social services, recording and the criminal network (issue 11) ----------------------------
+# One pass over all youths where the numpy code makes several (gathers, masks, temporaries). The
+# float32 arithmetic is that of the numpy code, operation by operation (numpy multiplies a float32
+# array by a Python float in float32, by a numpy float64 scalar in float64); the exponentials stay
+# in numpy. Counts are integers, the same in any order. Each entry point returns None without
+# Numba and the process then runs its numpy code (the reference).
+def _report_exponents_loop(x, slope, vf, mh, ev, sf):
+    n = x.shape[0]
+    need = np.empty(n, np.float32)
+    school = np.empty(n, np.float32)
+    for i in range(n):
+        v = F32(0.6) * x[i, vf] + F32(0.25) * x[i, mh]
+        need[i] = slope * (v + F32(0.15) * x[i, ev])
+        school[i] = F32(2.0) * x[i, sf]
+    return need, school
+
+
+def _report_bases_loop(exp_need, exp_school, age, rate_fam, rate_beh, child_age, beh_age,
+                       share_fam, share_child, share_adult):
+    n = age.size
+    fam = np.empty(n, np.float32)
+    beh = np.empty(n, np.float32)
+    child = np.empty(n, np.bool_)
+    fam_total = np.empty(n, np.float32)
+    beh_total = np.empty(n, np.float32)
+    for i in range(n):
+        c = age[i] < child_age
+        child[i] = c
+        fam[i] = rate_fam * exp_need[i] * (_ONE if c else _ZERO)
+        beh[i] = rate_beh * exp_school[i] * (_ONE if age[i] >= beh_age else _ZERO)
+        fam_total[i] = F32(np.float64(fam[i]) * share_fam)
+        beh_total[i] = F32(np.float64(beh[i]) * (share_child if c else share_adult))
+    return fam, beh, child, fam_total, beh_total
+
+
+def _report_rates_loop(idx, beh_total, fam_total, stage_mult, stage, last_any, recent_after,
+                       repeat_mult, mult, use_mult):
+    out = np.empty(idx.size, np.float32)
+    for j in range(idx.size):
+        i = idx[j]
+        r = beh_total[i] * stage_mult[stage[i]]
+        r = r + fam_total[i]
+        if last_any[i] > recent_after:
+            r = r * repeat_mult
+        if use_mult:
+            r = r * mult[i]
+        out[j] = r
+    return out
+
+
+def _recording_loop(dkey, stage, known, district, n_districts, monthly, gkey, n_groups, teen_key):
+    stage_counts = np.zeros(n_districts * 5, np.int64)
+    known_counts = np.zeros(n_districts, np.int64)
+    groups = np.zeros(n_groups if monthly else 0, np.int64)
+    teen = np.zeros(10 if monthly else 0, np.int64)
+    for i in range(stage.size):
+        s = stage[i]
+        stage_counts[dkey[i] + s] += 1
+        if known[i]:
+            known_counts[district[i]] += 1
+        if monthly:
+            groups[gkey[i] + s] += 1
+            teen[teen_key[i] + s] += 1
+    return stage_counts, known_counts, groups, teen
+
+
+def _open_slots_loop(stage, recruiter, peripheral, status, age, max_age, wanted, outside,
+                     demand_mult, active):
+    youngers = np.zeros(status.size, np.int64)
+    for i in range(stage.size):
+        if stage[i] == peripheral and recruiter[i] >= 0:
+            youngers[recruiter[i]] += 1
+    out = np.zeros(status.size, np.int64)
+    for r in range(status.size):
+        if status[r] == active and age[r] <= max_age:
+            if demand_mult == 1.0:
+                v = np.int64(wanted[r]) - youngers[r] - np.int64(outside[r])
+                out[r] = max(v, 0)
+            else:
+                w = np.floor(np.float64(wanted[r]) * demand_mult + 0.5)
+                out[r] = np.int64(max(w - np.float64(youngers[r]) - np.float64(outside[r]), 0.0))
+    return out
+
+
+if _jit is not None:
+    _report_exponents_loop = _jit(_report_exponents_loop)
+    _report_bases_loop = _jit(_report_bases_loop)
+    _report_rates_loop = _jit(_report_rates_loop)
+    _recording_loop = _jit(_recording_loop)
+    _open_slots_loop = _jit(_open_slots_loop)
+
+
+def report_exponents(x: np.ndarray, slope: float, vf: int, mh: int, ev: int, sf: int
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The arguments of the two exponentials of the report hazards (sim.processes.
+    social_services._base_rates): slope·family need and 2·school failure, float32."""
+    if _jit is None:
+        return None
+    return _report_exponents_loop(x, F32(slope), vf, mh, ev, sf)
+
+
+def report_bases(exp_need: np.ndarray, exp_school: np.ndarray, age: np.ndarray, rate_fam: float,
+                 rate_beh: float, child_age: float, beh_age: float, share_fam: np.float64,
+                 share_child: np.float64, share_adult: np.float64) -> tuple | None:
+    """The family and behaviour hazards from their exponentials, the child mask and both hazards
+    times their channel shares (fam, beh, child, fam_total, beh_total), or None."""
+    if _jit is None:
+        return None
+    return _report_bases_loop(exp_need, exp_school, age, F32(rate_fam), F32(rate_beh),
+                              F32(child_age), F32(beh_age), np.float64(share_fam),
+                              np.float64(share_child), np.float64(share_adult))
+
+
+def report_rates(idx: np.ndarray, beh_total: np.ndarray, fam_total: np.ndarray,
+                 stage_mult: np.ndarray, stage: np.ndarray, last_any: np.ndarray,
+                 recent_after: int, repeat_mult: float, mult: np.ndarray | None
+                 ) -> np.ndarray | None:
+    """Yearly report hazards (float32) of youths `idx` before the weekly probability
+    (SocialServices._rates_of), or None."""
+    if _jit is None:
+        return None
+    use_mult = mult is not None
+    return _report_rates_loop(idx, beh_total, fam_total, stage_mult, stage, last_any,
+                              recent_after, F32(repeat_mult), mult if use_mult else fam_total,
+                              use_mult)
+
+
+def recording_counts(dkey, stage, known, district, n_districts, gkey=None, n_groups=0,
+                     teen_key=None) -> tuple | None:
+    """Youths by district key and stage and known youths by district, and when `gkey` is given
+    also by age band, sex and stage and by (13-19, stage): one pass (Recording.step), or None."""
+    if _jit is None:
+        return None
+    monthly = gkey is not None
+    return _recording_loop(dkey, stage, known, district, n_districts, monthly,
+                           gkey if monthly else dkey, n_groups,
+                           teen_key if monthly else dkey)
+
+
+def open_slots(stage: np.ndarray, recruiter: np.ndarray, peripheral: int, status: np.ndarray,
+               age: np.ndarray, max_age: float, wanted: np.ndarray, outside: np.ndarray,
+               demand_mult: float, active: int) -> np.ndarray | None:
+    """Open demand of each network record: the youngers it holds among the model's youths
+    (peripheral youths by recruiter) and its open slots (see CriminalNetwork.open_slots) in one
+    call, or None."""
+    if _jit is None:
+        return None
+    return _open_slots_loop(stage, recruiter, peripheral, status, age, F32(max_age), wanted,
+                            outside, np.float64(demand_mult), active)

@@ -95,16 +95,15 @@ class CriminalNetwork:
         """Append active records with their stable random keys; return their record indices."""
         k = len(age)
         idx = np.arange(self.n, self.n + k)
-        self.age = np.r_[self.age, np.asarray(age, np.float32)]
-        self.district = np.r_[self.district, np.asarray(district, np.int16)]
-        self.wanted = np.r_[self.wanted, np.asarray(wanted, np.int8)]
-        self.youth = np.r_[self.youth, np.asarray(youth, np.int32)]
-        self.status = np.r_[self.status, np.full(k, ACTIVE, np.int8)]
-        self.release = np.r_[self.release, np.zeros(k, np.float32)]
-        self.key = np.r_[self.key, np.asarray(key, np.uint64)]
-        self.tier = np.r_[self.tier, np.broadcast_to(np.asarray(tier, np.int8), (k,))]
-        self.boy = np.r_[self.boy, np.broadcast_to(np.asarray(boy, bool), (k,))]
-        self.outside = np.r_[self.outside, np.zeros(k, np.int16)]
+        new = {"age": np.asarray(age, np.float32), "district": np.asarray(district, np.int16),
+               "wanted": np.asarray(wanted, np.int8), "youth": np.asarray(youth, np.int32),
+               "status": np.full(k, ACTIVE, np.int8), "release": np.zeros(k, np.float32),
+               "key": np.asarray(key, np.uint64),
+               "tier": np.broadcast_to(np.asarray(tier, np.int8), (k,)),
+               "boy": np.broadcast_to(np.asarray(boy, bool), (k,)),
+               "outside": np.zeros(k, np.int16)}
+        for name, values in new.items():  # np.concatenate: np.r_ costs more than the copy
+            setattr(self, name, np.concatenate((getattr(self, name), values)))
         return idx
 
     @property

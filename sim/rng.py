@@ -51,12 +51,24 @@ def replicate_seed(seed: int, replicate: int) -> int:
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MASK = (1 << 64) - 1
+
+
+def _mix_int(x: int) -> int:
+    """splitmix64 of one integer taken mod 2**64, in Python integers: the same bits as the array
+    version, without numpy's cost per operation on scalars (keys of one stream or week)."""
+    z = (x + 0x9E3779B97F4A7C15) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
 
 
 def splitmix64(x: np.ndarray) -> np.ndarray:
     """The splitmix64 finaliser, vectorised: a well-mixed 64-bit hash of each element (compiled
     for arrays when sim.kernels has Numba; the same integers either way)."""
     x = np.asarray(x, np.uint64)
+    if x.ndim == 0:
+        return np.uint64(_mix_int(int(x)))
     out = kernels.splitmix64(x)
     if out is not None:
         return out
@@ -67,27 +79,39 @@ def splitmix64(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def _u64(value: np.ndarray | int) -> int:
+    """A scalar id or counter as numpy takes it (int64, wrapped to uint64), as a Python integer."""
+    return (value if type(value) is int else int(np.asarray(value, np.int64))) & _MASK
+
+
 def entity_keys(seed: int, kind: int, *ids: np.ndarray | int) -> np.ndarray:
     """Stable 64-bit keys for entities identified by (seed, kind, ids...), e.g. a network member
     who joined in week w as the k-th newcomer. The same entity gets the same key in every
-    scenario, whatever else differs."""
-    with np.errstate(over="ignore"):
-        key = splitmix64(np.uint64(seed & 0xFFFFFFFFFFFFFFFF) ^ splitmix64(np.uint64(kind)))
-        for part in ids:
-            key = splitmix64(key ^ splitmix64(np.asarray(part, np.int64).astype(np.uint64)))
-    return np.atleast_1d(key)
+    scenario, whatever else differs. Scalar parts are mixed in Python integers."""
+    key: int | np.ndarray = _mix_int((int(seed) & _MASK) ^ _mix_int(int(kind) & _MASK))
+    for part in ids:
+        if np.ndim(part) == 0:
+            mixed: int | np.ndarray = _mix_int(_u64(part))
+        else:
+            mixed = splitmix64(np.asarray(part, np.int64).astype(np.uint64))
+        if isinstance(key, int) and isinstance(mixed, int):
+            key = _mix_int(key ^ mixed)
+        else:
+            key = splitmix64(np.bitwise_xor(key, mixed, dtype=np.uint64))
+    return np.atleast_1d(np.asarray(key, np.uint64))
 
 
 def keyed_uniform(keys: np.ndarray, counter: int) -> np.ndarray:
     """A uniform in [0, 1) per key for this counter value (counter-based, like Philox): the draw
     of an entity at a given time does not depend on how many other entities exist."""
+    keys = np.asarray(keys, np.uint64)
     with np.errstate(over="ignore"):
-        c = np.asarray(counter, np.int64).astype(np.uint64)
-        cmix = splitmix64(c * _GOLDEN)
-        keys = np.asarray(keys, np.uint64)
-        if cmix.ndim == 0:
-            out = kernels.keyed_uniform(keys, np.uint64(cmix))
+        if np.ndim(counter) == 0:
+            cmix = np.uint64(_mix_int(_u64(counter) * int(_GOLDEN) & _MASK))
+            out = kernels.keyed_uniform(keys, cmix)
             if out is not None:
                 return out
+        else:
+            cmix = splitmix64(np.asarray(counter, np.int64).astype(np.uint64) * _GOLDEN)
         z = splitmix64(keys ^ cmix)
     return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)

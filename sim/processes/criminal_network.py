@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from sim import kernels
 from sim import recruitment as rc
 from sim.recruitment import ADULT, PERIPHERAL, PERIPHERAL_RECRUITER, YOUTH_MEMBER
 from sim.rng import keyed_uniform
@@ -106,8 +107,15 @@ class CriminalNetworkProcess:
         return np.bincount(held[held >= 0], minlength=self.net.n)
 
     def open_slots(self, model: Any) -> np.ndarray:
-        return self.net.open_slots(self.youngers(model), model.p["recruiter_max_age"],
-                                   model.demand_mult)
+        """Youngers still wanted by each record (compiled in one call with `youngers`)."""
+        net = self.net
+        out = kernels.open_slots(model.stage, model.recruiter, PERIPHERAL, net.status, net.age,
+                                 model.p["recruiter_max_age"], net.wanted, net.outside,
+                                 model.demand_mult, rc.ACTIVE)
+        if out is not None:
+            return out
+        return net.open_slots(self.youngers(model), model.p["recruiter_max_age"],
+                              model.demand_mult)
 
     def assign(self, model: Any, u: np.ndarray) -> np.ndarray:
         """Recruiters for new youngers (one uniform each): distinct open slots, -1 if none left.

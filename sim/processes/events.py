@@ -8,6 +8,7 @@ a report of concern, a measure id for an intervention start).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -50,9 +51,29 @@ class EventLog:
             det: int | np.ndarray = self._code(self._details, detail)
         else:
             values, inverse = np.unique(np.asarray(detail, str), return_inverse=True)
-            det = np.array([self._code(self._details, v) for v in values.tolist()],
-                           np.int32)[inverse]
+            det = self._detail_codes(values.tolist(), inverse)
         self._chunks.append((self.model.week, k, det, pop.person_id[slots], pop.age[slots]))
+
+    def log_coded(self, kind: str, slots: np.ndarray, labels: Sequence[str],
+                  which: np.ndarray) -> None:
+        """As `log` with detail `labels[which]` (a fixed list of labels and an index per youth),
+        without making and sorting an array of strings: a process that logs every week."""
+        if len(slots) == 0:
+            return
+        present = np.zeros(len(labels), bool)
+        present[which] = True
+        order = sorted(np.flatnonzero(present).tolist(), key=labels.__getitem__)
+        codes = np.zeros(len(labels), np.int64)
+        codes[order] = np.arange(len(order))
+        pop = self.model.pop
+        self._chunks.append((self.model.week, self._code(self._kinds, kind),
+                             self._detail_codes([labels[j] for j in order], codes[which]),
+                             pop.person_id[slots], pop.age[slots]))
+
+    def _detail_codes(self, values: list[str], inverse: np.ndarray) -> np.ndarray:
+        """Codes of the details `values[inverse]`; new values (sorted, as np.unique gives them)
+        get the next codes, so the numbering does not depend on how the details came."""
+        return np.array([self._code(self._details, v) for v in values], np.int32)[inverse]
 
     def __len__(self) -> int:
         return sum(c[3].size for c in self._chunks)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sim import kernels
 from sim import recruitment as rc
 from sim.population import YEAR9_COHORT
 from sim.results import AGE_BANDS, MAX_AGE_HIST, NETWORK_SERIES, Recorder
@@ -50,19 +51,30 @@ class Recording:
         rec, t, pop, st = self.recorder, model.week, model.pop, model.stage
         d = model.city.n_districts
         self._refresh(model)
-        rec.stage_counts[t] = np.bincount(self._dkey + st, minlength=d * 5).reshape(d, 5)
+        monthly = t % RISK_EVERY == 0  # stocks by age band and sex, and of 13-19-year-olds
+        known = model.social.known
+        counts = kernels.recording_counts(self._dkey, st, known, pop.district, d,
+                                          *((self._gkey, rec.groups[t].size, self._teen_key)
+                                            if monthly else ()))
+        if counts is not None:
+            rec.stage_counts[t] = counts[0].reshape(d, 5)
+            rec.known[t] = counts[1]
+            if monthly:
+                self._groups = counts[2].reshape(rec.groups[t].shape)
+                self._tk = counts[3]
+        else:
+            rec.stage_counts[t] = np.bincount(self._dkey + st, minlength=d * 5).reshape(d, 5)
+            rec.known[t] = np.bincount(pop.district[known], minlength=d)
+            if monthly:
+                self._groups = np.bincount(self._gkey + st, minlength=rec.groups[t].size
+                                           ).reshape(rec.groups[t].shape)
+                self._tk = np.bincount(self._teen_key + st, minlength=10)  # (teen, stage)
         rec.flows[t] = model.flows
-        if t % RISK_EVERY == 0:
+        if monthly:
             counts = np.maximum(np.bincount(pop.district, minlength=d), 1)[:, None]
             rec.risk_mean[t, :, :-1] = (model.district_matrix @ pop.x) / counts
             rec.risk_mean[t, :, -1] = model.visibility
         rec.children[t] = self._children
-        known = model.social.known
-        rec.known[t] = np.bincount(pop.district[known], minlength=d)
-        if t % RISK_EVERY == 0:  # stocks by age band and sex, and of 13-19-year-olds: monthly
-            self._groups = np.bincount(self._gkey + st, minlength=rec.groups[t].size).reshape(
-                rec.groups[t].shape)
-            self._tk = np.bincount(self._teen_key + st, minlength=10)  # (teen, stage) counts
         rec.groups[t] = self._groups
         tk = self._tk
         net = model.network
@@ -74,7 +86,7 @@ class Recording:
             model.cost_this_step, (active & net.boy).sum(),
             (net.active & (net.tier == rc.PERIPHERAL_RECRUITER)).sum(),
             net.outside[net.active].sum(), model.criminal_network.expired,
-            tk[5 + rc.NORM_BREAKING], known.sum(), self._children.sum(),
+            tk[5 + rc.NORM_BREAKING], rec.known[t].sum(), self._children.sum(),
         )
         if t % 52 == 51:  # end of the school year: year-9 pupils' eligibility
             y9 = np.flatnonzero(pop.cohort == YEAR9_COHORT)
