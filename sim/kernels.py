@@ -155,6 +155,16 @@ def _keyed_uniform_loop(keys, cmix):
     return out
 
 
+def _entity_keys_loop(prefix, ids, tail):
+    out = np.empty(ids.size, np.uint64)
+    for i in range(ids.size):
+        k = _mix(prefix ^ _mix(np.uint64(ids[i])))
+        for t in tail:
+            k = _mix(k ^ t)
+        out[i] = k
+    return out
+
+
 if _jit is not None:
     _risk_week_loop = _jit(_risk_week_loop)
     _in_counts_loop = _jit(_in_counts_loop)
@@ -162,6 +172,7 @@ if _jit is not None:
     _mix = _jit(_mix)
     _splitmix_loop = _jit(_splitmix_loop)
     _keyed_uniform_loop = _jit(_keyed_uniform_loop)
+    _entity_keys_loop = _jit(_entity_keys_loop)
 
 
 # ---- the engine's entry points ----------------------------------------------------------------
@@ -200,6 +211,14 @@ def keyed_uniform(keys: np.ndarray, cmix: np.uint64) -> np.ndarray | None:
     if _jit is None or keys.ndim != 1:
         return None
     return _keyed_uniform_loop(keys, cmix)
+
+
+def entity_keys(prefix: np.uint64, ids: np.ndarray, tail: np.ndarray) -> np.ndarray | None:
+    """Keys of entities `ids` (1-D int64) after the mixed key `prefix`, each then mixed with the
+    mixed scalar parts `tail` in turn (see sim.rng.entity_keys), or None without the kernels."""
+    if _jit is None:
+        return None
+    return _entity_keys_loop(prefix, ids, tail)
 
 
 def exposure(stage, member_id, status, jailed, peers_t, siblings, school, n_schools, out_deg,
@@ -299,10 +318,70 @@ def _open_slots_loop(stage, recruiter, peripheral, status, age, max_age, wanted,
     return out
 
 
+def _report_draws_loop(hit, fam, beh, stage_mult, stage, age, child_age, share, adult_channels,
+                       u_which, x, vf, mh, ev, norm, periph, exited, logit0, centre):
+    m = hit.size
+    which = np.empty(m, np.int64)
+    child = np.empty(m, np.bool_)
+    neg_logit = np.empty(m, np.float64)
+    r = np.empty(8, np.float64)
+    for j in range(m):
+        i = hit[j]
+        c = age[i] < child_age
+        child[j] = c
+        f = np.float64(fam[i])
+        b = np.float64(beh[i] * stage_mult[stage[i]])
+        for ch in range(4):
+            r[ch] = f * share[0, ch] * (1.0 if c else 0.0)
+            r[4 + ch] = b * share[1, ch]
+            if not c:
+                r[4 + ch] *= adult_channels[ch]
+        total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))  # numpy's
+        total = max(total, 1e-30)                                  # pairwise sum of 8
+        cum = 0.0
+        k = 0
+        for ch in range(8):
+            cum = cum + r[ch] if ch else r[0]
+            if u_which[j] > cum / total:
+                k += 1
+        which[j] = min(k, 7)
+        s = stage[i]
+        need = F32(0.6) * x[i, vf] + F32(0.25) * x[i, mh]
+        need = need + F32(0.15) * x[i, ev]
+        sev = np.float64(need) + (0.3 if s >= norm else 0.0)
+        sev = sev + (0.3 if s >= periph else 0.0) * (1.0 if s < exited else 0.0)
+        neg_logit[j] = -(logit0 + 3.0 * (sev - centre))
+    return which, child, neg_logit
+
+
+def _closing_and_reports_loop(case_end, week, u, prob):
+    n_close = 0
+    n_hit = 0
+    for i in range(u.size):
+        if case_end[i] <= week:
+            n_close += 1
+        if u[i] < prob[i]:
+            n_hit += 1
+    closing = np.empty(n_close, np.int64)
+    hit = np.empty(n_hit, np.int64)
+    n_close = 0
+    n_hit = 0
+    for i in range(u.size):
+        if case_end[i] <= week:
+            closing[n_close] = i
+            n_close += 1
+        if u[i] < prob[i]:
+            hit[n_hit] = i
+            n_hit += 1
+    return closing, hit
+
+
 if _jit is not None:
     _report_exponents_loop = _jit(_report_exponents_loop)
     _report_bases_loop = _jit(_report_bases_loop)
     _report_rates_loop = _jit(_report_rates_loop)
+    _report_draws_loop = _jit(_report_draws_loop)
+    _closing_and_reports_loop = _jit(_closing_and_reports_loop)
     _recording_loop = _jit(_recording_loop)
     _open_slots_loop = _jit(_open_slots_loop)
 
@@ -340,6 +419,31 @@ def report_rates(idx: np.ndarray, beh_total: np.ndarray, fam_total: np.ndarray,
     return _report_rates_loop(idx, beh_total, fam_total, stage_mult, stage, last_any,
                               recent_after, F32(repeat_mult), mult if use_mult else fam_total,
                               use_mult)
+
+
+def closing_and_reports(case_end: np.ndarray, week: int, u: np.ndarray, prob: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Youths whose case ends by `week` and youths reported this week (u < prob), in one pass,
+    or None."""
+    if _jit is None:
+        return None
+    return _closing_and_reports_loop(case_end, week, u, prob)
+
+
+def report_draws(hit: np.ndarray, fam: np.ndarray, beh: np.ndarray, stage_mult: np.ndarray,
+                 stage: np.ndarray, age: np.ndarray, child_age: float, share: np.ndarray,
+                 adult_channels: np.ndarray, u_which: np.ndarray, x: np.ndarray,
+                 factors: tuple[int, int, int], stages: tuple[int, int, int], logit0: float,
+                 centre: float) -> tuple | None:
+    """For the reported youths `hit`: the report's reason and channel (k = 4·reason + channel,
+    drawn with `u_which` over the eight hazards), whether the youth is a child, and minus the
+    logit of an investigation (its probability is 1/(1 + exp(that))), as
+    SocialServices.step computes them with numpy; or None."""
+    if _jit is None:
+        return None
+    return _report_draws_loop(hit, fam, beh, stage_mult, stage, age, F32(child_age), share,
+                              adult_channels, u_which, x, *factors, *stages,
+                              np.float64(logit0), np.float64(centre))
 
 
 def recording_counts(dkey, stage, known, district, n_districts, gkey=None, n_groups=0,

@@ -87,18 +87,25 @@ def _u64(value: np.ndarray | int) -> int:
 def entity_keys(seed: int, kind: int, *ids: np.ndarray | int) -> np.ndarray:
     """Stable 64-bit keys for entities identified by (seed, kind, ids...), e.g. a network member
     who joined in week w as the k-th newcomer. The same entity gets the same key in every
-    scenario, whatever else differs. Scalar parts are mixed in Python integers."""
-    key: int | np.ndarray = _mix_int((int(seed) & _MASK) ^ _mix_int(int(kind) & _MASK))
-    for part in ids:
-        if np.ndim(part) == 0:
-            mixed: int | np.ndarray = _mix_int(_u64(part))
-        else:
-            mixed = splitmix64(np.asarray(part, np.int64).astype(np.uint64))
-        if isinstance(key, int) and isinstance(mixed, int):
-            key = _mix_int(key ^ mixed)
-        else:
-            key = splitmix64(np.bitwise_xor(key, mixed, dtype=np.uint64))
-    return np.atleast_1d(np.asarray(key, np.uint64))
+    scenario, whatever else differs. Leading scalar parts are mixed in Python integers, and one
+    array of ids followed by scalars (a person and the week) in one compiled call."""
+    key = _mix_int((int(seed) & _MASK) ^ _mix_int(int(kind) & _MASK))
+    rest = list(ids)
+    while rest and np.ndim(rest[0]) == 0:
+        key = _mix_int(key ^ _mix_int(_u64(rest.pop(0))))
+    if not rest:
+        return np.array([key], np.uint64)
+    first = np.asarray(rest[0], np.int64)
+    if first.ndim == 1 and all(np.ndim(part) == 0 for part in rest[1:]):
+        tail = np.array([_mix_int(_u64(part)) for part in rest[1:]], np.uint64)
+        out = kernels.entity_keys(np.uint64(key), first, tail)
+        if out is not None:
+            return out
+    keys: np.ndarray = np.uint64(key)
+    with np.errstate(over="ignore"):
+        for part in rest:
+            keys = splitmix64(keys ^ splitmix64(np.asarray(part, np.int64).astype(np.uint64)))
+    return np.atleast_1d(keys)
 
 
 def keyed_uniform(keys: np.ndarray, counter: int) -> np.ndarray:

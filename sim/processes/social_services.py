@@ -23,7 +23,7 @@ import numpy as np
 
 from sim import detection as dt
 from sim import kernels
-from sim.recruitment import weekly_prob
+from sim.recruitment import EXITED, NORM_BREAKING, PERIPHERAL, weekly_prob
 from sim.results import FLOW_INDEX
 from sim.rng import entity_keys, keyed_uniform
 
@@ -141,29 +141,25 @@ class SocialServices:
     # ---- the weekly process -------------------------------------------------------------------
     def step(self, model: Any, u: np.ndarray | None = None, record: bool = True) -> None:
         week, pop = model.week, model.pop
-        closing = np.flatnonzero(self.case_end <= week)  # only open cases have an end week
+        if u is None:
+            u = model.streams["reports"].random(pop.n, dtype=np.float32)
+        prob = self.weekly_probs(model)  # (does not depend on open cases)
+        found = kernels.closing_and_reports(self.case_end, week, u, prob)
+        if found is None:  # only open cases have an end week
+            found = np.flatnonzero(self.case_end <= week), np.flatnonzero(u < prob)
+        closing, hit = found
         if closing.size:
             self.known[closing] = False
             self.case_end[closing] = NO_CASE
             if record:
                 model.events.log("case_closed", closing)
-        if u is None:
-            u = model.streams["reports"].random(pop.n, dtype=np.float32)
-        hit = np.flatnonzero(u < self.weekly_probs(model))
         self._pending = hit
         self._recent[week % REPEAT_WEEKS] = hit
         if hit.size == 0:
             return
         key = entity_keys(model.seed_value, KEY_REPORT, pop.person_id[hit], week)
         u_which, u_inv, u_case = (keyed_uniform(key, j) for j in range(3))
-        share = self._share
-        child = pop.age[hit] < dt.CHILD_AGE
-        fam = self._fam[hit, None] * share[0][None, :] * child[:, None]
-        beh = (self._beh[hit] * dt.STAGE_BEHAVIOUR[model.stage[hit]])[:, None] * share[1][None, :]
-        beh[~child] *= ADULT_CHANNELS
-        rates = np.concatenate([fam, beh], axis=1)
-        cum = np.cumsum(rates, axis=1) / np.maximum(rates.sum(axis=1, keepdims=True), 1e-30)
-        k = (u_which[:, None] > cum).sum(axis=1).clip(0, 7)
+        k, child, p_inv = self._draw(model, hit, u_which)
         reason, channel = k // 4, k % 4
         self.last_report[hit, channel] = week
         self.last_any[hit] = week
@@ -182,8 +178,7 @@ class SocialServices:
         self.report_year[hit[child]] = year
         # assessment: a report about a child without an open case may open an investigation
         new = ~self.known[hit]
-        sev = dt.severity(pop.x[hit], model.stage[hit])
-        opened = new & (u_inv < dt.investigation_prob(sev, model.p["investigation_share"]))
+        opened = new & (u_inv < p_inv)
         opened_slots = hit[opened]
         if opened_slots.size:
             self.known[opened_slots] = True
@@ -197,6 +192,31 @@ class SocialServices:
         if ongoing.size:
             extra = (-np.log1p(-u_case[~new]) * model.p["case_duration_years"] * 52.0).astype(np.int32)
             self.case_end[ongoing] = np.maximum(self.case_end[ongoing], week + extra)
+
+    def _draw(self, model: Any, hit: np.ndarray, u_which: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For the reported youths `hit`: k = 4·reason + channel of the report (drawn with
+        `u_which` in proportion to the eight hazards), whether each is a child, and the chance
+        that the report is investigated."""
+        pop, share = model.pop, self._share
+        logit0 = dt.share_logit(model.p["investigation_share"])
+        draws = kernels.report_draws(hit, self._fam, self._beh, dt.STAGE_BEHAVIOUR, model.stage,
+                                     pop.age, dt.CHILD_AGE, share, ADULT_CHANNELS, u_which,
+                                     pop.x, (dt.VF, dt.MH, dt.EV),
+                                     (NORM_BREAKING, PERIPHERAL, EXITED), logit0,
+                                     dt.SEVERITY_CENTRE)
+        if draws is not None:
+            k, child, neg_logit = draws
+            return k, child, 1.0 / (1.0 + np.exp(neg_logit))
+        child = pop.age[hit] < dt.CHILD_AGE
+        fam = self._fam[hit, None] * share[0][None, :] * child[:, None]
+        beh = (self._beh[hit] * dt.STAGE_BEHAVIOUR[model.stage[hit]])[:, None] * share[1][None, :]
+        beh[~child] *= ADULT_CHANNELS
+        rates = np.concatenate([fam, beh], axis=1)
+        cum = np.cumsum(rates, axis=1) / np.maximum(rates.sum(axis=1, keepdims=True), 1e-30)
+        k = (u_which[:, None] > cum).sum(axis=1).clip(0, 7)
+        sev = dt.severity(pop.x[hit], model.stage[hit])
+        return k, child, dt.investigation_prob(sev, model.p["investigation_share"])
 
     def burn_in(self, model: Any, weeks: int = 156) -> None:
         """Run the process for `weeks` before the start on the initial state (own stream)."""
