@@ -155,6 +155,14 @@ def _keyed_uniform_loop(keys, cmix):
     return out
 
 
+def _keyed_uniforms_loop(keys, cmixes):
+    out = np.empty((cmixes.size, keys.size), np.float64)
+    for j in range(cmixes.size):
+        for i in range(keys.size):
+            out[j, i] = np.float64(_mix(keys[i] ^ cmixes[j]) >> _S11) * _TWO53
+    return out
+
+
 def _entity_keys_loop(prefix, ids, tail):
     out = np.empty(ids.size, np.uint64)
     for i in range(ids.size):
@@ -173,6 +181,7 @@ if _jit is not None:
     _splitmix_loop = _jit(_splitmix_loop)
     _keyed_uniform_loop = _jit(_keyed_uniform_loop)
     _entity_keys_loop = _jit(_entity_keys_loop)
+    _keyed_uniforms_loop = _jit(_keyed_uniforms_loop)
 
 
 # ---- the engine's entry points ----------------------------------------------------------------
@@ -211,6 +220,14 @@ def keyed_uniform(keys: np.ndarray, cmix: np.uint64) -> np.ndarray | None:
     if _jit is None or keys.ndim != 1:
         return None
     return _keyed_uniform_loop(keys, cmix)
+
+
+def keyed_uniforms(keys: np.ndarray, cmixes: np.ndarray) -> np.ndarray | None:
+    """Uniforms of 1-D keys for several mixed counters, one row each (see
+    sim.rng.keyed_uniforms), or None without the kernels."""
+    if _jit is None or keys.ndim != 1:
+        return None
+    return _keyed_uniforms_loop(keys, cmixes)
 
 
 def entity_keys(prefix: np.uint64, ids: np.ndarray, tail: np.ndarray) -> np.ndarray | None:

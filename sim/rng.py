@@ -9,6 +9,7 @@ seed and inputs.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -108,13 +109,18 @@ def entity_keys(seed: int, kind: int, *ids: np.ndarray | int) -> np.ndarray:
     return np.atleast_1d(keys)
 
 
+def _counter_mix(counter: int) -> int:
+    """The mixed value of a scalar counter (splitmix64 of counter · golden ratio)."""
+    return _mix_int(_u64(counter) * int(_GOLDEN) & _MASK)
+
+
 def keyed_uniform(keys: np.ndarray, counter: int) -> np.ndarray:
     """A uniform in [0, 1) per key for this counter value (counter-based, like Philox): the draw
     of an entity at a given time does not depend on how many other entities exist."""
     keys = np.asarray(keys, np.uint64)
     with np.errstate(over="ignore"):
         if np.ndim(counter) == 0:
-            cmix = np.uint64(_mix_int(_u64(counter) * int(_GOLDEN) & _MASK))
+            cmix = np.uint64(_counter_mix(counter))
             out = kernels.keyed_uniform(keys, cmix)
             if out is not None:
                 return out
@@ -122,3 +128,14 @@ def keyed_uniform(keys: np.ndarray, counter: int) -> np.ndarray:
             cmix = splitmix64(np.asarray(counter, np.int64).astype(np.uint64) * _GOLDEN)
         z = splitmix64(keys ^ cmix)
     return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+
+def keyed_uniforms(keys: np.ndarray, counters: Sequence[int]) -> np.ndarray:
+    """`keyed_uniform(keys, c)` for each scalar counter c, one row each: (len(counters), keys),
+    in one compiled call when there are kernels."""
+    keys = np.asarray(keys, np.uint64)
+    mixes = np.array([_counter_mix(c) for c in counters], np.uint64)
+    out = kernels.keyed_uniforms(keys, mixes)
+    if out is not None:
+        return out
+    return np.stack([keyed_uniform(keys, c) for c in counters]).reshape(len(mixes), keys.size)

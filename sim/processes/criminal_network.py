@@ -30,7 +30,7 @@ import numpy as np
 from sim import kernels
 from sim import recruitment as rc
 from sim.recruitment import ADULT, PERIPHERAL, PERIPHERAL_RECRUITER, YOUTH_MEMBER
-from sim.rng import keyed_uniform
+from sim.rng import keyed_uniform, keyed_uniforms
 
 KEY_INITIAL_ADULT, KEY_INITIAL_YOUTH, KEY_PROMOTED, KEY_INFLOW, KEY_ASSIGN, KEY_INFLOW_COUNT, \
     KEY_PERIPHERAL = range(7)
@@ -54,7 +54,7 @@ class CriminalNetworkProcess:
     def add(self, model: Any, age: np.ndarray, district: np.ndarray, youth: np.ndarray,
             key: np.ndarray, tier: int, boy: np.ndarray | bool) -> np.ndarray:
         """New records; their wants and all later draws come from their own keys."""
-        u = np.stack([keyed_uniform(key, -1 - j) for j in range(3)], axis=1)
+        u = keyed_uniforms(key, (-1, -2, -3)).T
         if tier == PERIPHERAL_RECRUITER:
             mean = model.p["youngers_per_peripheral"]
             wanted = (u[:, :2] < mean / 2.0).sum(axis=1).astype(np.int8)
@@ -75,7 +75,7 @@ class CriminalNetworkProcess:
         if has.any():
             r = rec[has]
             net.tier[r] = YOUTH_MEMBER
-            u = np.stack([keyed_uniform(net.key[r], -4 - j) for j in range(3)], axis=1)
+            u = keyed_uniforms(net.key[r], (-4, -5, -6)).T
             net.wanted[r] = rc.wanted_youngers(model.p["youngers_per_recruiter"], u)
         new = idx[~has]
         if new.size:

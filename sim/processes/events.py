@@ -8,7 +8,6 @@ a report of concern, a measure id for an intervention start).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,7 @@ class EventLog:
         self._chunks: list[tuple] = []
         self._details: dict[str, int] = {"": 0}
         self._kinds: dict[str, int] = {k: i for i, k in enumerate(KINDS)}
+        self._tables: dict[tuple[str, ...], np.ndarray] = {}  # detail codes of log_coded's labels
         self.persons: list[pd.DataFrame] = []  # persons who have left the model
 
     def _code(self, table: dict[str, int], value: str) -> int:
@@ -51,29 +51,30 @@ class EventLog:
             det: int | np.ndarray = self._code(self._details, detail)
         else:
             values, inverse = np.unique(np.asarray(detail, str), return_inverse=True)
-            det = self._detail_codes(values.tolist(), inverse)
+            det = np.array([self._code(self._details, v) for v in values.tolist()],
+                           np.int32)[inverse]
         self._chunks.append((self.model.week, k, det, pop.person_id[slots], pop.age[slots]))
 
-    def log_coded(self, kind: str, slots: np.ndarray, labels: Sequence[str],
+    def log_coded(self, kind: str, slots: np.ndarray, labels: tuple[str, ...],
                   which: np.ndarray) -> None:
-        """As `log` with detail `labels[which]` (a fixed list of labels and an index per youth),
-        without making and sorting an array of strings: a process that logs every week."""
+        """As `log` with detail `labels[which]` (a fixed tuple of labels and an index per youth),
+        without making and sorting an array of strings: for a process that logs every week. The
+        codes are those `log` would give (new labels coded in sorted order)."""
         if len(slots) == 0:
             return
-        present = np.zeros(len(labels), bool)
-        present[which] = True
-        order = sorted(np.flatnonzero(present).tolist(), key=labels.__getitem__)
-        codes = np.zeros(len(labels), np.int64)
-        codes[order] = np.arange(len(order))
+        table = self._tables.get(labels)
+        if table is None:
+            present = np.zeros(len(labels), bool)
+            present[which] = True
+            for j in sorted(np.flatnonzero(present).tolist(), key=labels.__getitem__):
+                self._code(self._details, labels[j])
+            codes = [self._details.get(label, -1) for label in labels]
+            table = np.array(codes, np.int32)
+            if min(codes) >= 0:  # every label has its code: reuse the table from now on
+                self._tables[labels] = table
         pop = self.model.pop
-        self._chunks.append((self.model.week, self._code(self._kinds, kind),
-                             self._detail_codes([labels[j] for j in order], codes[which]),
+        self._chunks.append((self.model.week, self._code(self._kinds, kind), table[which],
                              pop.person_id[slots], pop.age[slots]))
-
-    def _detail_codes(self, values: list[str], inverse: np.ndarray) -> np.ndarray:
-        """Codes of the details `values[inverse]`; new values (sorted, as np.unique gives them)
-        get the next codes, so the numbering does not depend on how the details came."""
-        return np.array([self._code(self._details, v) for v in values], np.int32)[inverse]
 
     def __len__(self) -> int:
         return sum(c[3].size for c in self._chunks)

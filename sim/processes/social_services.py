@@ -25,14 +25,14 @@ from sim import detection as dt
 from sim import kernels
 from sim.recruitment import EXITED, NORM_BREAKING, PERIPHERAL, weekly_prob
 from sim.results import FLOW_INDEX
-from sim.rng import entity_keys, keyed_uniform
+from sim.rng import entity_keys, keyed_uniforms
 
 RATE_EVERY = 4
 KEY_REPORT = 101
 REPEAT_WEEKS = 26  # a concern stays "recent" for half a year after a report
 NO_CASE = np.iinfo(np.int32).max  # case end week of a youth without an open case
 ADULT_CHANNELS = np.array([0.0, 1.0, 1.0, 0.0])  # from 18 only police and social services
-REPORT_LABELS = [f"{c}:{r}" for r in dt.REASONS for c in dt.CHANNELS]  # event detail of k = 0-7
+REPORT_LABELS = tuple(f"{c}:{r}" for r in dt.REASONS for c in dt.CHANNELS)  # event details, k=0-7
 REPORT_FLOWS = np.array([FLOW_INDEX[f"reports_{c}"] for c in dt.CHANNELS])
 
 
@@ -158,7 +158,7 @@ class SocialServices:
         if hit.size == 0:
             return
         key = entity_keys(model.seed_value, KEY_REPORT, pop.person_id[hit], week)
-        u_which, u_inv, u_case = (keyed_uniform(key, j) for j in range(3))
+        u_which, u_inv, u_case = keyed_uniforms(key, range(3))
         k, child, p_inv = self._draw(model, hit, u_which)
         reason, channel = k // 4, k % 4
         self.last_report[hit, channel] = week
