@@ -301,20 +301,46 @@ def _report_rates_loop(idx, beh_total, fam_total, stage_mult, stage, last_any, r
     return out
 
 
-def _recording_loop(dkey, stage, known, district, n_districts, monthly, gkey, n_groups, teen_key):
+def _recording_loop(district, stage, known, n_districts, monthly, cohort, band_of_cohort, boy,
+                    age, n_bands):
     stage_counts = np.zeros(n_districts * 5, np.int64)
     known_counts = np.zeros(n_districts, np.int64)
-    groups = np.zeros(n_groups if monthly else 0, np.int64)
-    teen = np.zeros(10 if monthly else 0, np.int64)
+    m = 1 if monthly else 0
+    groups = np.zeros(m * n_bands * 2 * 5, np.int64)
+    teen = np.zeros(m * 10, np.int64)
+    children = np.zeros(m * n_districts, np.int64)
     for i in range(stage.size):
+        d = district[i]
         s = stage[i]
-        stage_counts[dkey[i] + s] += 1
+        stage_counts[d * 5 + s] += 1
         if known[i]:
-            known_counts[district[i]] += 1
+            known_counts[d] += 1
         if monthly:
-            groups[gkey[i] + s] += 1
-            teen[teen_key[i] + s] += 1
-    return stage_counts, known_counts, groups, teen
+            groups[(band_of_cohort[cohort[i]] * 2 + (1 if boy[i] else 0)) * 5 + s] += 1
+            a = age[i]
+            teen[(5 if a >= 13 and a < 20 else 0) + s] += 1
+            if a < 18:
+                children[d] += 1
+    return stage_counts, known_counts, groups, teen, children
+
+
+def _network_counts_loop(status, tier, youth, boy, outside, active, jailed, periph):
+    members = youth_members = incarcerated = men = recruiters = outside_total = 0
+    for r in range(status.size):
+        if status[r] == jailed:
+            incarcerated += 1
+        if status[r] != active:
+            continue
+        outside_total += outside[r]
+        if tier[r] == periph:
+            recruiters += 1
+            continue
+        members += 1
+        if youth[r] >= 0:
+            youth_members += 1
+        if boy[r]:
+            men += 1
+    return members, youth_members, incarcerated, men, recruiters, outside_total
 
 
 def _open_slots_loop(stage, recruiter, peripheral, status, age, max_age, wanted, outside,
@@ -400,6 +426,7 @@ if _jit is not None:
     _report_draws_loop = _jit(_report_draws_loop)
     _closing_and_reports_loop = _jit(_closing_and_reports_loop)
     _recording_loop = _jit(_recording_loop)
+    _network_counts_loop = _jit(_network_counts_loop)
     _open_slots_loop = _jit(_open_slots_loop)
 
 
@@ -463,16 +490,25 @@ def report_draws(hit: np.ndarray, fam: np.ndarray, beh: np.ndarray, stage_mult: 
                               np.float64(logit0), np.float64(centre))
 
 
-def recording_counts(dkey, stage, known, district, n_districts, gkey=None, n_groups=0,
-                     teen_key=None) -> tuple | None:
-    """Youths by district key and stage and known youths by district, and when `gkey` is given
-    also by age band, sex and stage and by (13-19, stage): one pass (Recording.step), or None."""
+def recording_counts(district: np.ndarray, stage: np.ndarray, known: np.ndarray, n_districts: int,
+                     monthly: bool, cohort: np.ndarray, band_of_cohort: np.ndarray,
+                     boy: np.ndarray, age: np.ndarray, n_bands: int) -> tuple | None:
+    """One pass over the youths for Recording.step: counts by district and stage (flat) and of
+    known youths by district; when `monthly` also by age band, sex and stage (flat), by
+    (13-19, stage) and of children by district (empty otherwise). None without the kernels."""
     if _jit is None:
         return None
-    monthly = gkey is not None
-    return _recording_loop(dkey, stage, known, district, n_districts, monthly,
-                           gkey if monthly else dkey, n_groups,
-                           teen_key if monthly else dkey)
+    return _recording_loop(district, stage, known, n_districts, monthly, cohort, band_of_cohort,
+                           boy, age, n_bands)
+
+
+def network_counts(status: np.ndarray, tier: np.ndarray, youth: np.ndarray, boy: np.ndarray,
+                   outside: np.ndarray, active: int, jailed: int, periph: int) -> tuple | None:
+    """Active members, of whom youths and men, incarcerated records, active peripheral
+    recruiters and outside youngers of active records, in one pass; or None."""
+    if _jit is None:
+        return None
+    return _network_counts_loop(status, tier, youth, boy, outside, active, jailed, periph)
 
 
 def open_slots(stage: np.ndarray, recruiter: np.ndarray, peripheral: int, status: np.ndarray,
