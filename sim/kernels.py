@@ -419,6 +419,43 @@ def _closing_and_reports_loop(case_end, week, u, prob):
     return closing, hit
 
 
+def _turnover_loop(age, status, release, tier, youth, key, week_f32, active, jailed, periph,
+                   cmix, p_inc, p_exit, inactive):
+    for r in range(status.size):
+        age[r] += week_f32
+        if status[r] == jailed:
+            release[r] -= week_f32
+            if release[r] <= 0:
+                status[r] = active
+    n_inc = 0
+    inc = np.empty(status.size, np.int64)
+    for r in range(status.size):
+        if status[r] != active or tier[r] == periph:
+            continue
+        u = np.float64(_mix(key[r] ^ cmix) >> _S11) * _TWO53
+        if u < p_inc:
+            status[r] = jailed
+            inc[n_inc] = r
+            n_inc += 1
+        elif youth[r] < 0 and u < p_inc + p_exit:
+            status[r] = inactive
+    return inc[:n_inc].copy()
+
+
+def _ready_loop(stage, member_id, age, peripheral, min_age):
+    n = 0
+    for i in range(stage.size):
+        if stage[i] == peripheral and member_id[i] < 0 and age[i] >= min_age:
+            n += 1
+    out = np.empty(n, np.int64)
+    n = 0
+    for i in range(stage.size):
+        if stage[i] == peripheral and member_id[i] < 0 and age[i] >= min_age:
+            out[n] = i
+            n += 1
+    return out
+
+
 if _jit is not None:
     _report_exponents_loop = _jit(_report_exponents_loop)
     _report_bases_loop = _jit(_report_bases_loop)
@@ -428,6 +465,8 @@ if _jit is not None:
     _recording_loop = _jit(_recording_loop)
     _network_counts_loop = _jit(_network_counts_loop)
     _open_slots_loop = _jit(_open_slots_loop)
+    _turnover_loop = _jit(_turnover_loop)
+    _ready_loop = _jit(_ready_loop)
 
 
 def report_exponents(x: np.ndarray, slope: float, vf: int, mh: int, ev: int, sf: int
@@ -521,3 +560,26 @@ def open_slots(stage: np.ndarray, recruiter: np.ndarray, peripheral: int, status
         return None
     return _open_slots_loop(stage, recruiter, peripheral, status, age, F32(max_age), wanted,
                             outside, np.float64(demand_mult), active)
+
+
+def turnover(age: np.ndarray, status: np.ndarray, release: np.ndarray, tier: np.ndarray,
+             youth: np.ndarray, key: np.ndarray, week_f32: np.float32,
+             codes: tuple[int, int, int, int], cmix: np.uint64, p_inc: float, p_exit: float
+             ) -> np.ndarray | None:
+    """A week of the network records' ageing, releases, incarcerations and adult exits in place
+    (CriminalNetwork.turnover; `codes` = active, incarcerated, inactive status and the
+    peripheral recruiters' tier; uniforms of counter mix `cmix`); returns the records
+    incarcerated now (their sentences are drawn in numpy), or None without the kernels."""
+    if _jit is None:
+        return None
+    active, jailed, inactive, periph = codes
+    return _turnover_loop(age, status, release, tier, youth, key, week_f32, active, jailed,
+                          periph, cmix, np.float64(p_inc), np.float64(p_exit), inactive)
+
+
+def ready_recruiters(stage: np.ndarray, member_id: np.ndarray, age: np.ndarray, peripheral: int,
+                     min_age: float) -> np.ndarray | None:
+    """Peripheral youths without a network record aged `min_age`+, or None."""
+    if _jit is None:
+        return None
+    return _ready_loop(stage, member_id, age, peripheral, F32(min_age))

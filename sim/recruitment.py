@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.rng import keyed_uniform
+from sim import kernels
+from sim.rng import counter_mix, keyed_uniform
 
 NONE, NORM_BREAKING, PERIPHERAL, MEMBER, EXITED = range(5)
 STAGES = ("none", "norm_breaking", "peripheral", "member", "exited")
@@ -129,13 +130,22 @@ class CriminalNetwork:
         Each record's draws come from its own key and the week (counter-based), so a member has
         the same luck in every scenario, whatever the order or number of other members.
         Peripheral recruiters are not incarcerated here (their exits are the youths' own)."""
+        p_inc = weekly_prob(p["incapacitation_rate"] * incapacitation_mult)
+        inc = kernels.turnover(self.age, self.status, self.release, self.tier, self.youth,
+                               self.key, np.float32(WEEK),
+                               (ACTIVE, INCARCERATED, INACTIVE, PERIPHERAL_RECRUITER),
+                               np.uint64(counter_mix(2 * week)), p_inc,
+                               weekly_prob(p["adult_exit_rate"]))
+        if inc is not None:
+            sentence_u = keyed_uniform(self.key[inc], 2 * week + 1)
+            self.release[inc] = -np.log1p(-sentence_u) * p["sentence_years"]
+            return
         self.age += np.float32(WEEK)
         jailed = np.flatnonzero(self.status == INCARCERATED)
         self.release[jailed] -= np.float32(WEEK)
         self.status[jailed[self.release[jailed] <= 0]] = ACTIVE
         act = np.flatnonzero((self.status == ACTIVE) & self.members)
         u = keyed_uniform(self.key[act], 2 * week)
-        p_inc = weekly_prob(p["incapacitation_rate"] * incapacitation_mult)
         p_exit = np.where(self.youth[act] < 0, weekly_prob(p["adult_exit_rate"]), 0.0)
         inc = act[u < p_inc]
         out = act[(u >= p_inc) & (u < p_inc + p_exit)]

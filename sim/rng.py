@@ -109,7 +109,7 @@ def entity_keys(seed: int, kind: int, *ids: np.ndarray | int) -> np.ndarray:
     return np.atleast_1d(keys)
 
 
-def _counter_mix(counter: int) -> int:
+def counter_mix(counter: int) -> int:
     """The mixed value of a scalar counter (splitmix64 of counter · golden ratio)."""
     return _mix_int(_u64(counter) * int(_GOLDEN) & _MASK)
 
@@ -120,7 +120,7 @@ def keyed_uniform(keys: np.ndarray, counter: int) -> np.ndarray:
     keys = np.asarray(keys, np.uint64)
     with np.errstate(over="ignore"):
         if np.ndim(counter) == 0:
-            cmix = np.uint64(_counter_mix(counter))
+            cmix = np.uint64(counter_mix(counter))
             out = kernels.keyed_uniform(keys, cmix)
             if out is not None:
                 return out
@@ -134,7 +134,7 @@ def keyed_uniforms(keys: np.ndarray, counters: Sequence[int]) -> np.ndarray:
     """`keyed_uniform(keys, c)` for each scalar counter c, one row each: (len(counters), keys),
     in one compiled call when there are kernels."""
     keys = np.asarray(keys, np.uint64)
-    mixes = np.array([_counter_mix(c) for c in counters], np.uint64)
+    mixes = np.array([counter_mix(c) for c in counters], np.uint64)
     out = kernels.keyed_uniforms(keys, mixes)
     if out is not None:
         return out
