@@ -456,11 +456,36 @@ def _ready_loop(stage, member_id, age, peripheral, min_age):
     return out
 
 
+def _book_reports_loop(hit, which, child, week, year, last_report, last_any, report_year, reports,
+                       record, district, flows, report_cols, behaviour_col, first_col, cohort,
+                       band_of_cohort, boy, group_flows, group_flow):
+    for j in range(hit.size):
+        i = hit[j]
+        reason = which[j] // 4
+        channel = which[j] % 4
+        last_report[i, channel] = week
+        last_any[i] = week
+        if not child[j]:
+            continue
+        if record:
+            d = district[i]
+            flows[d, report_cols[channel]] += 1
+            if reason == 1:
+                flows[d, behaviour_col] += 1
+            if report_year[i] != year:
+                flows[d, first_col] += 1
+            reports[i] += 1
+            if week >= 0:
+                group_flows[week, band_of_cohort[cohort[i]], 1 if boy[i] else 0, group_flow] += 1
+        report_year[i] = year
+
+
 if _jit is not None:
     _report_exponents_loop = _jit(_report_exponents_loop)
     _report_bases_loop = _jit(_report_bases_loop)
     _report_rates_loop = _jit(_report_rates_loop)
     _report_draws_loop = _jit(_report_draws_loop)
+    _book_reports_loop = _jit(_book_reports_loop)
     _closing_and_reports_loop = _jit(_closing_and_reports_loop)
     _recording_loop = _jit(_recording_loop)
     _network_counts_loop = _jit(_network_counts_loop)
@@ -527,6 +552,25 @@ def report_draws(hit: np.ndarray, fam: np.ndarray, beh: np.ndarray, stage_mult: 
     return _report_draws_loop(hit, fam, beh, stage_mult, stage, age, F32(child_age), share,
                               adult_channels, u_which, x, *factors, *stages,
                               np.float64(logit0), np.float64(centre))
+
+
+def book_reports(hit: np.ndarray, which: np.ndarray, child: np.ndarray, week: int, year: int,
+                 social, record: bool, model, flow_cols: tuple, band_of_cohort: np.ndarray,
+                 group_flow: int) -> bool:
+    """Book this week's reports (k = `which`) in place: the youths' last report by channel and
+    any, their report year and count, and when `record` the week's flows by channel, about
+    behaviour and of children first reported this year, by district, and the reports by age band
+    and sex (SocialServices.step; `flow_cols` = the four channels' columns, behaviour, first).
+    False without the kernels (nothing done)."""
+    if _jit is None:
+        return False
+    pop = model.pop
+    report_cols, behaviour_col, first_col = flow_cols
+    _book_reports_loop(hit, which, child, week, year, social.last_report, social.last_any,
+                       social.report_year, social.reports, record, pop.district, model.flows,
+                       report_cols, behaviour_col, first_col, pop.cohort, band_of_cohort,
+                       pop.boy, model.recorder.group_flows, group_flow)
+    return True
 
 
 def recording_counts(district: np.ndarray, stage: np.ndarray, known: np.ndarray, n_districts: int,

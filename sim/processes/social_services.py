@@ -23,6 +23,7 @@ import numpy as np
 
 from sim import detection as dt
 from sim import kernels
+from sim.processes.recording import BAND_OF_COHORT
 from sim.recruitment import EXITED, NORM_BREAKING, PERIPHERAL, weekly_prob
 from sim.results import FLOW_INDEX
 from sim.rng import entity_keys, keyed_uniforms
@@ -160,22 +161,15 @@ class SocialServices:
         key = entity_keys(model.seed_value, KEY_REPORT, pop.person_id[hit], week)
         u_which, u_inv, u_case = keyed_uniforms(key, range(3))
         k, child, p_inv = self._draw(model, hit, u_which)
-        reason, channel = k // 4, k % 4
-        self.last_report[hit, channel] = week
-        self.last_any[hit] = week
         year = week // 52 if week >= 0 else -1
         kids = hit[child]
-        if record and kids.size:
-            d = model.city.n_districts  # reports by channel and district in one count
-            by_channel = np.bincount(channel[child] * d + pop.district[kids], minlength=4 * d)
-            model.flows[:, REPORT_FLOWS] += by_channel.reshape(4, d).T
-            model.count_flow("reports_behaviour", kids[reason[child] == 1])
-            first = kids[self.report_year[kids] != year]
-            model.count_flow("children_reported", first)
-            self.reports[kids] += 1
-            model.count_group(2, kids)
-            model.events.log_coded("report_of_concern", kids, REPORT_LABELS, k[child])
-        self.report_year[hit[child]] = year
+        if kernels.book_reports(hit, k, child, week, year, self, record, model,
+                                (REPORT_FLOWS, FLOW_INDEX["reports_behaviour"],
+                                 FLOW_INDEX["children_reported"]), BAND_OF_COHORT, 2):
+            if record and kids.size:
+                model.events.log_coded("report_of_concern", kids, REPORT_LABELS, k[child])
+        else:
+            self._book_reports(model, hit, k, child, kids, year, record)
         # assessment: a report about a child without an open case may open an investigation
         new = ~self.known[hit]
         opened = new & (u_inv < p_inv)
@@ -192,6 +186,26 @@ class SocialServices:
         if ongoing.size:
             extra = (-np.log1p(-u_case[~new]) * model.p["case_duration_years"] * 52.0).astype(np.int32)
             self.case_end[ongoing] = np.maximum(self.case_end[ongoing], week + extra)
+
+    def _book_reports(self, model: Any, hit: np.ndarray, k: np.ndarray, child: np.ndarray,
+                      kids: np.ndarray, year: int, record: bool) -> None:
+        """This week's reports in the youths' history and, when `record`, in the week's flows
+        and the event log (numpy; kernels.book_reports does the same but the log)."""
+        week, pop = model.week, model.pop
+        reason, channel = k // 4, k % 4
+        self.last_report[hit, channel] = week
+        self.last_any[hit] = week
+        if record and kids.size:
+            d = model.city.n_districts  # reports by channel and district in one count
+            by_channel = np.bincount(channel[child] * d + pop.district[kids], minlength=4 * d)
+            model.flows[:, REPORT_FLOWS] += by_channel.reshape(4, d).T
+            model.count_flow("reports_behaviour", kids[reason[child] == 1])
+            first = kids[self.report_year[kids] != year]
+            model.count_flow("children_reported", first)
+            self.reports[kids] += 1
+            model.count_group(2, kids)
+            model.events.log_coded("report_of_concern", kids, REPORT_LABELS, k[child])
+        self.report_year[kids] = year
 
     def _draw(self, model: Any, hit: np.ndarray, u_which: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
