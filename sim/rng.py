@@ -80,6 +80,11 @@ def splitmix64(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def _scalar(value: np.ndarray | int) -> bool:
+    """Whether an id or counter is one number (Python and numpy integers checked first: cheap)."""
+    return isinstance(value, (int, np.integer)) or np.ndim(value) == 0
+
+
 def _u64(value: np.ndarray | int) -> int:
     """A scalar id or counter as numpy takes it (int64, wrapped to uint64), as a Python integer."""
     return (value if type(value) is int else int(np.asarray(value, np.int64))) & _MASK
@@ -92,12 +97,12 @@ def entity_keys(seed: int, kind: int, *ids: np.ndarray | int) -> np.ndarray:
     array of ids followed by scalars (a person and the week) in one compiled call."""
     key = _mix_int((int(seed) & _MASK) ^ _mix_int(int(kind) & _MASK))
     rest = list(ids)
-    while rest and np.ndim(rest[0]) == 0:
+    while rest and _scalar(rest[0]):
         key = _mix_int(key ^ _mix_int(_u64(rest.pop(0))))
     if not rest:
         return np.array([key], np.uint64)
     first = np.asarray(rest[0], np.int64)
-    if first.ndim == 1 and all(np.ndim(part) == 0 for part in rest[1:]):
+    if first.ndim == 1 and all(_scalar(part) for part in rest[1:]):
         tail = np.array([_mix_int(_u64(part)) for part in rest[1:]], np.uint64)
         out = kernels.entity_keys(np.uint64(key), first, tail)
         if out is not None:
@@ -118,13 +123,14 @@ def keyed_uniform(keys: np.ndarray, counter: int) -> np.ndarray:
     """A uniform in [0, 1) per key for this counter value (counter-based, like Philox): the draw
     of an entity at a given time does not depend on how many other entities exist."""
     keys = np.asarray(keys, np.uint64)
+    scalar = _scalar(counter)
+    if scalar:
+        cmix = np.uint64(counter_mix(counter))
+        out = kernels.keyed_uniform(keys, cmix)
+        if out is not None:
+            return out
     with np.errstate(over="ignore"):
-        if np.ndim(counter) == 0:
-            cmix = np.uint64(counter_mix(counter))
-            out = kernels.keyed_uniform(keys, cmix)
-            if out is not None:
-                return out
-        else:
+        if not scalar:
             cmix = splitmix64(np.asarray(counter, np.int64).astype(np.uint64) * _GOLDEN)
         z = splitmix64(keys ^ cmix)
     return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
