@@ -480,6 +480,17 @@ def _book_reports_loop(hit, which, child, week, year, last_report, last_any, rep
         report_year[i] = year
 
 
+def _csr_dense_loop(indptr, indices, data, x):
+    y = np.zeros((indptr.size - 1, x.shape[1]), x.dtype)
+    for r in range(indptr.size - 1):
+        for e in range(indptr[r], indptr[r + 1]):
+            j = indices[e]
+            a = data[e]
+            for c in range(x.shape[1]):
+                y[r, c] += a * x[j, c]
+    return y
+
+
 if _jit is not None:
     _report_exponents_loop = _jit(_report_exponents_loop)
     _report_bases_loop = _jit(_report_bases_loop)
@@ -488,6 +499,7 @@ if _jit is not None:
     _book_reports_loop = _jit(_book_reports_loop)
     _closing_and_reports_loop = _jit(_closing_and_reports_loop)
     _recording_loop = _jit(_recording_loop)
+    _csr_dense_loop = _jit(_csr_dense_loop)
     _network_counts_loop = _jit(_network_counts_loop)
     _open_slots_loop = _jit(_open_slots_loop)
     _turnover_loop = _jit(_turnover_loop)
@@ -583,6 +595,14 @@ def recording_counts(district: np.ndarray, stage: np.ndarray, known: np.ndarray,
         return None
     return _recording_loop(district, stage, known, n_districts, monthly, cohort, band_of_cohort,
                            boy, age, n_bands)
+
+
+def csr_times_dense(a, x: np.ndarray) -> np.ndarray | None:
+    """The sparse matrix `a` (CSR, float32) times the dense float32 `x`, summed in scipy's
+    order (row by row, entries in storage order) in float32: `a @ x` bit for bit; or None."""
+    if _jit is None or a.dtype != np.float32 or x.dtype != np.float32:
+        return None
+    return _csr_dense_loop(a.indptr, a.indices, a.data, x)
 
 
 def network_counts(status: np.ndarray, tier: np.ndarray, youth: np.ndarray, boy: np.ndarray,

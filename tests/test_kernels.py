@@ -243,7 +243,7 @@ def test_recording_and_network_kernels_equal_numpy(monkeypatch, weeks_in):
             ready = np.flatnonzero((model.stage == 2) & (model.member_id < 0)
                                    & (model.pop.age >= min_age))
         half.turnover(model.week, {**model.p, "incapacitation_rate": 5.0}, 1.0)
-        return (rec.stage_counts[t], rec.known[t], rec.groups[t], rec.network[t],
+        return (rec.stage_counts[t], rec.known[t], rec.groups[t], rec.network[t], rec.risk_mean[t],
                 rec.children[t], cn.open_slots(model), scaled, ready, half.status, half.release,
                 half.age)
 
@@ -253,6 +253,6 @@ def test_recording_and_network_kernels_equal_numpy(monkeypatch, weeks_in):
     ref = outputs()
     net.status[:], net.release[:] = saved_status, saved_release
     model.social.known[:], model.member_id[:] = saved_known, saved_member
-    assert ref[5].sum() > 0 and ref[7].size and (ref[8] != net.status).any()
+    assert ref[6].sum() > 0 and ref[8].size and (ref[9] != net.status).any()
     for a, b in zip(got, ref, strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b)

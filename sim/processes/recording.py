@@ -80,7 +80,10 @@ class Recording:
         rec.flows[t] = model.flows
         if monthly:
             counts = np.maximum(np.bincount(pop.district, minlength=d), 1)[:, None]
-            rec.risk_mean[t, :, :-1] = (model.district_matrix @ pop.x) / counts
+            sums = kernels.csr_times_dense(model.district_matrix, pop.x)
+            if sums is None:
+                sums = model.district_matrix @ pop.x
+            rec.risk_mean[t, :, :-1] = sums / counts
             rec.risk_mean[t, :, -1] = model.visibility
         rec.children[t] = self._children
         rec.groups[t] = self._groups
