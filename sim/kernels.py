@@ -254,9 +254,11 @@ def exposure(stage, member_id, status, jailed, peers_t, siblings, school, n_scho
 # ---- social services, recording and the criminal network (issue 11) ----------------------------
 # One pass over all youths where the numpy code makes several (gathers, masks, temporaries). The
 # float32 arithmetic is that of the numpy code, operation by operation (numpy multiplies a float32
-# array by a Python float in float32, by a numpy float64 scalar in float64); the exponentials stay
-# in numpy. Counts are integers, the same in any order. Each entry point returns None without
-# Numba and the process then runs its numpy code (the reference).
+# array by a Python float in float32, by a numpy float64 scalar in float64; sums of eight hazards
+# are pairwise, as numpy's); exp, expm1, log1p and rounding stay in numpy. Counter-based uniforms
+# (integer hashes of a key and a counter, sim.rng) are computed inside, as `keyed_uniform` above.
+# Counts are integers, the same in any order. Each entry point returns None (False) without Numba
+# and the process then runs its numpy code (the reference).
 def _report_exponents_loop(x, slope, vf, mh, ev, sf):
     n = x.shape[0]
     need = np.empty(n, np.float32)
