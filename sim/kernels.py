@@ -399,28 +399,6 @@ def _report_draws_loop(hit, fam, beh, stage_mult, stage, age, child_age, share, 
     return which, child, neg_logit
 
 
-def _closing_and_reports_loop(case_end, week, u, prob):
-    n_close = 0
-    n_hit = 0
-    for i in range(u.size):
-        if case_end[i] <= week:
-            n_close += 1
-        if u[i] < prob[i]:
-            n_hit += 1
-    closing = np.empty(n_close, np.int64)
-    hit = np.empty(n_hit, np.int64)
-    n_close = 0
-    n_hit = 0
-    for i in range(u.size):
-        if case_end[i] <= week:
-            closing[n_close] = i
-            n_close += 1
-        if u[i] < prob[i]:
-            hit[n_hit] = i
-            n_hit += 1
-    return closing, hit
-
-
 def _turnover_loop(age, status, release, tier, youth, key, week_f32, active, jailed, periph,
                    cmix, p_inc, p_exit, inactive):
     for r in range(status.size):
@@ -442,20 +420,6 @@ def _turnover_loop(age, status, release, tier, youth, key, week_f32, active, jai
         elif youth[r] < 0 and u < p_inc + p_exit:
             status[r] = inactive
     return inc[:n_inc].copy()
-
-
-def _ready_loop(stage, member_id, age, peripheral, min_age):
-    n = 0
-    for i in range(stage.size):
-        if stage[i] == peripheral and member_id[i] < 0 and age[i] >= min_age:
-            n += 1
-    out = np.empty(n, np.int64)
-    n = 0
-    for i in range(stage.size):
-        if stage[i] == peripheral and member_id[i] < 0 and age[i] >= min_age:
-            out[n] = i
-            n += 1
-    return out
 
 
 def _book_reports_loop(hit, which, child, week, year, last_report, last_any, report_year, reports,
@@ -499,13 +463,11 @@ if _jit is not None:
     _report_rates_loop = _jit(_report_rates_loop)
     _report_draws_loop = _jit(_report_draws_loop)
     _book_reports_loop = _jit(_book_reports_loop)
-    _closing_and_reports_loop = _jit(_closing_and_reports_loop)
     _recording_loop = _jit(_recording_loop)
     _csr_dense_loop = _jit(_csr_dense_loop)
     _network_counts_loop = _jit(_network_counts_loop)
     _open_slots_loop = _jit(_open_slots_loop)
     _turnover_loop = _jit(_turnover_loop)
-    _ready_loop = _jit(_ready_loop)
 
 
 def report_exponents(x: np.ndarray, slope: float, vf: int, mh: int, ev: int, sf: int
@@ -541,15 +503,6 @@ def report_rates(idx: np.ndarray, beh_total: np.ndarray, fam_total: np.ndarray,
     return _report_rates_loop(idx, beh_total, fam_total, stage_mult, stage, last_any,
                               recent_after, F32(repeat_mult), mult if use_mult else fam_total,
                               use_mult)
-
-
-def closing_and_reports(case_end: np.ndarray, week: int, u: np.ndarray, prob: np.ndarray
-                        ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Youths whose case ends by `week` and youths reported this week (u < prob), in one pass,
-    or None."""
-    if _jit is None:
-        return None
-    return _closing_and_reports_loop(case_end, week, u, prob)
 
 
 def report_draws(hit: np.ndarray, fam: np.ndarray, beh: np.ndarray, stage_mult: np.ndarray,
@@ -641,11 +594,3 @@ def turnover(age: np.ndarray, status: np.ndarray, release: np.ndarray, tier: np.
     active, jailed, inactive, periph = codes
     return _turnover_loop(age, status, release, tier, youth, key, week_f32, active, jailed,
                           periph, cmix, np.float64(p_inc), np.float64(p_exit), inactive)
-
-
-def ready_recruiters(stage: np.ndarray, member_id: np.ndarray, age: np.ndarray, peripheral: int,
-                     min_age: float) -> np.ndarray | None:
-    """Peripheral youths without a network record aged `min_age`+, or None."""
-    if _jit is None:
-        return None
-    return _ready_loop(stage, member_id, age, peripheral, F32(min_age))

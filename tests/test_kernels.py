@@ -147,34 +147,31 @@ def test_keys_and_uniform_rows_equal_numpy(monkeypatch):
 
 
 def test_report_kernels_equal_numpy(monkeypatch, weeks_in):
-    """Report hazards, weekly probabilities, the reported youths' draws and the closing cases,
-    with measures' channel and report multipliers in force."""
+    """Report hazards, weekly probabilities and the reported youths' draws, with measures'
+    channel and report multipliers in force."""
     model, social = weeks_in, weeks_in.social
     rng = np.random.default_rng(7)
     monkeypatch.setattr(model, "detect_mult", np.array([1.3, 0.8, 1.1, 1.0]))
     monkeypatch.setattr(model, "report_mult_active", True)
     monkeypatch.setattr(model, "report_mult", (1 + rng.random(model.pop.n)).astype(np.float32))
     u = rng.random(model.pop.n, dtype=np.float32)
-    week = model.week
 
     def outputs():
         social._base_rates(model, social._shares(model))
         social._share = social._shares(model)
         p = social._rates_of(model, None)
         some = social._rates_of(model, rng_idx)
-        found = kernels.closing_and_reports(social.case_end, week + 20, u, p)
-        if found is None:
-            found = (np.flatnonzero(social.case_end <= week + 20), np.flatnonzero(u < p))
-        draws = social._draw(model, found[1], u_which[:found[1].size])
+        hit = np.flatnonzero(u < p)
+        draws = social._draw(model, hit, u_which[:hit.size])
         return (social._fam, social._beh, social._child, social._fam_total, social._beh_total,
-                p, some, *found, *draws)
+                p, some, hit, *draws)
 
     rng_idx = rng.integers(0, model.pop.n, 500)
     u_which = rng.random(model.pop.n)
     got = outputs()
     monkeypatch.setattr(kernels, "_jit", None)
     ref = outputs()
-    assert ref[7].size and ref[8].size > 100 and ref[10].any() and not ref[10].all()
+    assert ref[7].size > 100 and ref[9].any() and not ref[9].all()
     for a, b in zip(got, ref, strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b)
 
@@ -211,8 +208,8 @@ def test_report_booking_equals_numpy(monkeypatch, weeks_in):
 
 
 def test_recording_and_network_kernels_equal_numpy(monkeypatch, weeks_in):
-    """The recording's counts and network series, and the network's open slots, recruiters ready
-    and weekly turnover, on records in every status and tier."""
+    """The recording's counts and network series, and the network's open slots and weekly
+    turnover, on records in every status and tier."""
     from copy import deepcopy
 
     from sim.recruitment import INCARCERATED
@@ -225,9 +222,7 @@ def test_recording_and_network_kernels_equal_numpy(monkeypatch, weeks_in):
     net.release[jail] = np.linspace(-0.01, 0.05, jail.size, dtype=np.float32)
     saved_known, saved_member = model.social.known.copy(), model.member_id.copy()
     model.social.known[::7] = True
-    no_record = np.flatnonzero(model.stage == 2)[:6]
-    model.member_id[no_record] = -1  # peripheral, no record yet
-    min_age = float(np.median(model.pop.age[no_record])) + 1e-4
+    model.member_id[np.flatnonzero(model.stage == 2)[:6]] = -1  # peripheral, no record yet
 
     def outputs():
         model.recording.step(model)
@@ -238,13 +233,9 @@ def test_recording_and_network_kernels_equal_numpy(monkeypatch, weeks_in):
         model.demand_mult = 0.6
         scaled = cn.open_slots(model)
         model.demand_mult = half_demand
-        ready = kernels.ready_recruiters(model.stage, model.member_id, model.pop.age, 2, min_age)
-        if ready is None:
-            ready = np.flatnonzero((model.stage == 2) & (model.member_id < 0)
-                                   & (model.pop.age >= min_age))
         half.turnover(model.week, {**model.p, "incapacitation_rate": 5.0}, 1.0)
         return (rec.stage_counts[t], rec.known[t], rec.groups[t], rec.network[t], rec.risk_mean[t],
-                rec.children[t], cn.open_slots(model), scaled, ready, half.status, half.release,
+                rec.children[t], cn.open_slots(model), scaled, half.status, half.release,
                 half.age)
 
     monkeypatch.setattr(model, "week", 32)  # a monthly week
@@ -253,6 +244,6 @@ def test_recording_and_network_kernels_equal_numpy(monkeypatch, weeks_in):
     ref = outputs()
     net.status[:], net.release[:] = saved_status, saved_release
     model.social.known[:], model.member_id[:] = saved_known, saved_member
-    assert ref[6].sum() > 0 and ref[8].size and (ref[9] != net.status).any()
+    assert ref[6].sum() > 0 and (ref[8] != net.status).any()
     for a, b in zip(got, ref, strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b)

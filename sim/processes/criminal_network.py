@@ -149,12 +149,8 @@ class CriminalNetworkProcess:
             self.add_adults(model, ages, district, key)
         # peripheral youths who reach the recruiting age start recruiting youngers of their own
         st, pop = model.stage, model.pop
-        ready = kernels.ready_recruiters(st, model.member_id, pop.age, PERIPHERAL,
-                                         p["recruiter_min_age"])
-        if ready is None:
-            ready = np.flatnonzero(st == PERIPHERAL)
-            ready = ready[(model.member_id[ready] < 0)
-                          & (pop.age[ready] >= p["recruiter_min_age"])]
+        ready = np.flatnonzero(st == PERIPHERAL)
+        ready = ready[(model.member_id[ready] < 0) & (pop.age[ready] >= p["recruiter_min_age"])]
         if ready.size:
             key = model.keys(KEY_PERIPHERAL, pop.person_id[ready])
             model.member_id[ready] = self.add(model, pop.age[ready], pop.district[ready], ready, key,

@@ -144,16 +144,13 @@ class SocialServices:
         week, pop = model.week, model.pop
         if u is None:
             u = model.streams["reports"].random(pop.n, dtype=np.float32)
-        prob = self.weekly_probs(model)  # (does not depend on open cases)
-        found = kernels.closing_and_reports(self.case_end, week, u, prob)
-        if found is None:  # only open cases have an end week
-            found = np.flatnonzero(self.case_end <= week), np.flatnonzero(u < prob)
-        closing, hit = found
+        closing = np.flatnonzero(self.case_end <= week)  # only open cases have an end week
         if closing.size:
             self.known[closing] = False
             self.case_end[closing] = NO_CASE
             if record:
                 model.events.log("case_closed", closing)
+        hit = np.flatnonzero(u < self.weekly_probs(model))
         self._pending = hit
         self._recent[week % REPEAT_WEEKS] = hit
         if hit.size == 0:
