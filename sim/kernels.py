@@ -307,23 +307,28 @@ def _recording_loop(district, stage, known, n_districts, monthly, cohort, band_o
                     age, n_bands):
     stage_counts = np.zeros(n_districts * 5, np.int64)
     known_counts = np.zeros(n_districts, np.int64)
-    m = 1 if monthly else 0
-    groups = np.zeros(m * n_bands * 2 * 5, np.int64)
-    teen = np.zeros(m * 10, np.int64)
-    children = np.zeros(m * n_districts, np.int64)
     for i in range(stage.size):
         d = district[i]
-        s = stage[i]
-        stage_counts[d * 5 + s] += 1
+        stage_counts[d * 5 + stage[i]] += 1
         if known[i]:
             known_counts[d] += 1
-        if monthly:
-            groups[(band_of_cohort[cohort[i]] * 2 + (1 if boy[i] else 0)) * 5 + s] += 1
+    # monthly: four interleaved copies of each histogram, added up at the end (consecutive youths
+    # mostly fall in the same few bins; with one copy each increment waits for the last)
+    lanes = 4
+    m = 1 if monthly else 0
+    groups = np.zeros((lanes, m * n_bands * 2 * 5), np.int64)
+    teen = np.zeros((lanes, m * 10), np.int64)
+    children = np.zeros((lanes, m * n_districts), np.int64)
+    if monthly:
+        for i in range(stage.size):
+            lane = i & 3
+            s = stage[i]
+            groups[lane, (band_of_cohort[cohort[i]] * 2 + boy[i]) * 5 + s] += 1
             a = age[i]
-            teen[(5 if a >= 13 and a < 20 else 0) + s] += 1
-            if a < 18:
-                children[d] += 1
-    return stage_counts, known_counts, groups, teen, children
+            teen[lane, (5 if a >= 13 and a < 20 else 0) + s] += 1
+            children[lane, district[i]] += a < 18
+    return (stage_counts, known_counts, groups.sum(axis=0), teen.sum(axis=0),
+            children.sum(axis=0))
 
 
 def _network_counts_loop(status, tier, youth, boy, outside, active, jailed, periph):
