@@ -76,10 +76,15 @@ def severity(x: np.ndarray, stage: np.ndarray) -> np.ndarray:
         (stage < EXITED)
 
 
+def share_logit(share: float) -> np.float64:
+    """The logit of the investigation share (kept off 0 and 1): that of a typical report."""
+    share = min(max(share, 1e-6), 1 - 1e-6)
+    return np.log(share / (1 - share))
+
+
 def investigation_prob(sev: np.ndarray, share: float) -> np.ndarray:
     """Chance that a report leads to an investigation."""
-    share = min(max(share, 1e-6), 1 - 1e-6)
-    logit = np.log(share / (1 - share)) + 3.0 * (sev - SEVERITY_CENTRE)
+    logit = share_logit(share) + 3.0 * (sev - SEVERITY_CENTRE)
     return 1.0 / (1.0 + np.exp(-logit))
 
 

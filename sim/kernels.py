@@ -240,6 +240,24 @@ def _entry_total_loop(z, idx, age_entry, base, mult, use_mult):
     return out
 
 
+def _keyed_uniforms_loop(keys, cmixes):
+    out = np.empty((cmixes.size, keys.size), np.float64)
+    for j in range(cmixes.size):
+        for i in range(keys.size):
+            out[j, i] = np.float64(_mix(keys[i] ^ cmixes[j]) >> _S11) * _TWO53
+    return out
+
+
+def _entity_keys_loop(prefix, ids, tail):
+    out = np.empty(ids.size, np.uint64)
+    for i in range(ids.size):
+        k = _mix(prefix ^ _mix(np.uint64(ids[i])))
+        for t in tail:
+            k = _mix(k ^ t)
+        out[i] = k
+    return out
+
+
 if _jit is not None:
     _risk_week_loop = _jit(_risk_week_loop)
     _in_counts_loop = _jit(_in_counts_loop)
@@ -252,6 +270,8 @@ if _jit is not None:
     _peer_mean_loop = _jit(_peer_mean_loop)
     _entry_terms_loop = _jit(_entry_terms_loop)
     _entry_total_loop = _jit(_entry_total_loop)
+    _entity_keys_loop = _jit(_entity_keys_loop)
+    _keyed_uniforms_loop = _jit(_keyed_uniforms_loop)
 
 
 # ---- the engine's entry points ----------------------------------------------------------------
@@ -300,6 +320,22 @@ def keyed_uniform(keys: np.ndarray, cmix: np.uint64) -> np.ndarray | None:
     if _jit is None or keys.ndim != 1:
         return None
     return _keyed_uniform_loop(keys, cmix)
+
+
+def keyed_uniforms(keys: np.ndarray, cmixes: np.ndarray) -> np.ndarray | None:
+    """Uniforms of 1-D keys for several mixed counters, one row each (see
+    sim.rng.keyed_uniforms), or None without the kernels."""
+    if _jit is None or keys.ndim != 1:
+        return None
+    return _keyed_uniforms_loop(keys, cmixes)
+
+
+def entity_keys(prefix: np.uint64, ids: np.ndarray, tail: np.ndarray) -> np.ndarray | None:
+    """Keys of entities `ids` (1-D int64) after the mixed key `prefix`, each then mixed with the
+    mixed scalar parts `tail` in turn (see sim.rng.entity_keys), or None without the kernels."""
+    if _jit is None:
+        return None
+    return _entity_keys_loop(prefix, ids, tail)
 
 
 def exposure(stage, member_id, status, jailed, peers_t, siblings, school, n_schools, out_deg,
@@ -517,3 +553,353 @@ def siblings(household: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     if _jit is None:
         return None
     return _siblings_loop(household, int(household.max()) + 1)
+
+
+# ---- social services, recording and the criminal network (issue 11) ----------------------------
+# One pass over all youths where the numpy code makes several (gathers, masks, temporaries). The
+# float32 arithmetic is that of the numpy code, operation by operation (numpy multiplies a float32
+# array by a Python float in float32, by a numpy float64 scalar in float64; sums of eight hazards
+# are pairwise, as numpy's); exp, expm1, log1p and rounding stay in numpy. Counter-based uniforms
+# (integer hashes of a key and a counter, sim.rng) are computed inside, as `keyed_uniform` above.
+# Counts are integers, the same in any order. Each entry point returns None (False) without Numba
+# and the process then runs its numpy code (the reference).
+def _report_exponents_loop(x, slope, vf, mh, ev, sf):
+    n = x.shape[0]
+    need = np.empty(n, np.float32)
+    school = np.empty(n, np.float32)
+    for i in range(n):
+        v = F32(0.6) * x[i, vf] + F32(0.25) * x[i, mh]
+        need[i] = slope * (v + F32(0.15) * x[i, ev])
+        school[i] = F32(2.0) * x[i, sf]
+    return need, school
+
+
+def _report_bases_loop(exp_need, exp_school, age, rate_fam, rate_beh, child_age, beh_age,
+                       share_fam, share_child, share_adult):
+    n = age.size
+    fam = np.empty(n, np.float32)
+    beh = np.empty(n, np.float32)
+    child = np.empty(n, np.bool_)
+    fam_total = np.empty(n, np.float32)
+    beh_total = np.empty(n, np.float32)
+    for i in range(n):
+        c = age[i] < child_age
+        child[i] = c
+        fam[i] = rate_fam * exp_need[i] * (_ONE if c else _ZERO)
+        beh[i] = rate_beh * exp_school[i] * (_ONE if age[i] >= beh_age else _ZERO)
+        fam_total[i] = F32(np.float64(fam[i]) * share_fam)
+        beh_total[i] = F32(np.float64(beh[i]) * (share_child if c else share_adult))
+    return fam, beh, child, fam_total, beh_total
+
+
+def _report_rates_loop(idx, beh_total, fam_total, stage_mult, stage, last_any, recent_after,
+                       repeat_mult, mult, use_mult):
+    out = np.empty(idx.size, np.float32)
+    for j in range(idx.size):
+        i = idx[j]
+        r = beh_total[i] * stage_mult[stage[i]]
+        r = r + fam_total[i]
+        if last_any[i] > recent_after:
+            r = r * repeat_mult
+        if use_mult:
+            r = r * mult[i]
+        out[j] = r
+    return out
+
+
+def _recording_loop(district, stage, known, n_districts, monthly, cohort, band_of_cohort, boy,
+                    age, n_bands):
+    stage_counts = np.zeros(n_districts * 5, np.int64)
+    known_counts = np.zeros(n_districts, np.int64)
+    for i in range(stage.size):
+        d = district[i]
+        stage_counts[d * 5 + stage[i]] += 1
+        if known[i]:
+            known_counts[d] += 1
+    # monthly: four interleaved copies of each histogram, added up at the end (consecutive youths
+    # mostly fall in the same few bins; with one copy each increment waits for the last)
+    lanes = 4
+    m = 1 if monthly else 0
+    groups = np.zeros((lanes, m * n_bands * 2 * 5), np.int64)
+    teen = np.zeros((lanes, m * 10), np.int64)
+    children = np.zeros((lanes, m * n_districts), np.int64)
+    if monthly:
+        for i in range(stage.size):
+            lane = i & 3
+            s = stage[i]
+            groups[lane, (band_of_cohort[cohort[i]] * 2 + boy[i]) * 5 + s] += 1
+            a = age[i]
+            teen[lane, (5 if a >= 13 and a < 20 else 0) + s] += 1
+            children[lane, district[i]] += a < 18
+    return (stage_counts, known_counts, groups.sum(axis=0), teen.sum(axis=0),
+            children.sum(axis=0))
+
+
+def _network_counts_loop(status, tier, youth, boy, outside, active, jailed, periph):
+    members = youth_members = incarcerated = men = recruiters = outside_total = 0
+    for r in range(status.size):
+        if status[r] == jailed:
+            incarcerated += 1
+        if status[r] != active:
+            continue
+        outside_total += outside[r]
+        if tier[r] == periph:
+            recruiters += 1
+            continue
+        members += 1
+        if youth[r] >= 0:
+            youth_members += 1
+        if boy[r]:
+            men += 1
+    return members, youth_members, incarcerated, men, recruiters, outside_total
+
+
+def _open_slots_loop(stage, recruiter, peripheral, status, age, max_age, wanted, outside,
+                     demand_mult, active):
+    youngers = np.zeros(status.size, np.int64)
+    for i in range(stage.size):
+        if stage[i] == peripheral and recruiter[i] >= 0:
+            youngers[recruiter[i]] += 1
+    out = np.zeros(status.size, np.int64)
+    for r in range(status.size):
+        if status[r] == active and age[r] <= max_age:
+            if demand_mult == 1.0:
+                v = np.int64(wanted[r]) - youngers[r] - np.int64(outside[r])
+                out[r] = max(v, 0)
+            else:
+                w = np.floor(np.float64(wanted[r]) * demand_mult + 0.5)
+                out[r] = np.int64(max(w - np.float64(youngers[r]) - np.float64(outside[r]), 0.0))
+    return out
+
+
+def _report_draws_loop(hit, fam, beh, stage_mult, stage, age, child_age, share, adult_channels,
+                       u_which, x, vf, mh, ev, norm, periph, exited, logit0, centre):
+    m = hit.size
+    which = np.empty(m, np.int64)
+    child = np.empty(m, np.bool_)
+    neg_logit = np.empty(m, np.float64)
+    r = np.empty(8, np.float64)
+    for j in range(m):
+        i = hit[j]
+        c = age[i] < child_age
+        child[j] = c
+        f = np.float64(fam[i])
+        b = np.float64(beh[i] * stage_mult[stage[i]])
+        for ch in range(4):
+            r[ch] = f * share[0, ch] * (1.0 if c else 0.0)
+            r[4 + ch] = b * share[1, ch]
+            if not c:
+                r[4 + ch] *= adult_channels[ch]
+        total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))  # numpy's
+        total = max(total, 1e-30)                                  # pairwise sum of 8
+        cum = 0.0
+        k = 0
+        for ch in range(8):
+            cum = cum + r[ch] if ch else r[0]
+            if u_which[j] > cum / total:
+                k += 1
+        which[j] = min(k, 7)
+        s = stage[i]
+        need = F32(0.6) * x[i, vf] + F32(0.25) * x[i, mh]
+        need = need + F32(0.15) * x[i, ev]
+        sev = np.float64(need) + (0.3 if s >= norm else 0.0)
+        sev = sev + (0.3 if s >= periph else 0.0) * (1.0 if s < exited else 0.0)
+        neg_logit[j] = -(logit0 + 3.0 * (sev - centre))
+    return which, child, neg_logit
+
+
+def _turnover_loop(age, status, release, tier, youth, key, week_f32, active, jailed, periph,
+                   cmix, p_inc, p_exit, inactive):
+    for r in range(status.size):
+        age[r] += week_f32
+        if status[r] == jailed:
+            release[r] -= week_f32
+            if release[r] <= 0:
+                status[r] = active
+    n_inc = 0
+    inc = np.empty(status.size, np.int64)
+    for r in range(status.size):
+        if status[r] != active or tier[r] == periph:
+            continue
+        u = np.float64(_mix(key[r] ^ cmix) >> _S11) * _TWO53
+        if u < p_inc:
+            status[r] = jailed
+            inc[n_inc] = r
+            n_inc += 1
+        elif youth[r] < 0 and u < p_inc + p_exit:
+            status[r] = inactive
+    return inc[:n_inc].copy()
+
+
+def _book_reports_loop(hit, which, child, week, year, last_report, last_any, report_year, reports,
+                       record, district, flows, report_cols, behaviour_col, first_col, cohort,
+                       band_of_cohort, boy, group_flows, group_flow):
+    for j in range(hit.size):
+        i = hit[j]
+        reason = which[j] // 4
+        channel = which[j] % 4
+        last_report[i, channel] = week
+        last_any[i] = week
+        if not child[j]:
+            continue
+        if record:
+            d = district[i]
+            flows[d, report_cols[channel]] += 1
+            if reason == 1:
+                flows[d, behaviour_col] += 1
+            if report_year[i] != year:
+                flows[d, first_col] += 1
+            reports[i] += 1
+            if week >= 0:
+                group_flows[week, band_of_cohort[cohort[i]], 1 if boy[i] else 0, group_flow] += 1
+        report_year[i] = year
+
+
+def _csr_dense_loop(indptr, indices, data, x):
+    y = np.zeros((indptr.size - 1, x.shape[1]), x.dtype)
+    for r in range(indptr.size - 1):
+        for e in range(indptr[r], indptr[r + 1]):
+            j = indices[e]
+            a = data[e]
+            for c in range(x.shape[1]):
+                y[r, c] += a * x[j, c]
+    return y
+
+
+if _jit is not None:
+    _report_exponents_loop = _jit(_report_exponents_loop)
+    _report_bases_loop = _jit(_report_bases_loop)
+    _report_rates_loop = _jit(_report_rates_loop)
+    _report_draws_loop = _jit(_report_draws_loop)
+    _book_reports_loop = _jit(_book_reports_loop)
+    _recording_loop = _jit(_recording_loop)
+    _csr_dense_loop = _jit(_csr_dense_loop)
+    _network_counts_loop = _jit(_network_counts_loop)
+    _open_slots_loop = _jit(_open_slots_loop)
+    _turnover_loop = _jit(_turnover_loop)
+
+
+def report_exponents(x: np.ndarray, slope: float, vf: int, mh: int, ev: int, sf: int
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The arguments of the two exponentials of the report hazards (sim.processes.
+    social_services._base_rates): slope·family need and 2·school failure, float32."""
+    if _jit is None:
+        return None
+    return _report_exponents_loop(x, F32(slope), vf, mh, ev, sf)
+
+
+def report_bases(exp_need: np.ndarray, exp_school: np.ndarray, age: np.ndarray, rate_fam: float,
+                 rate_beh: float, child_age: float, beh_age: float, share_fam: np.float64,
+                 share_child: np.float64, share_adult: np.float64) -> tuple | None:
+    """The family and behaviour hazards from their exponentials, the child mask and both hazards
+    times their channel shares (fam, beh, child, fam_total, beh_total), or None."""
+    if _jit is None:
+        return None
+    return _report_bases_loop(exp_need, exp_school, age, F32(rate_fam), F32(rate_beh),
+                              F32(child_age), F32(beh_age), np.float64(share_fam),
+                              np.float64(share_child), np.float64(share_adult))
+
+
+def report_rates(idx: np.ndarray, beh_total: np.ndarray, fam_total: np.ndarray,
+                 stage_mult: np.ndarray, stage: np.ndarray, last_any: np.ndarray,
+                 recent_after: int, repeat_mult: float, mult: np.ndarray | None
+                 ) -> np.ndarray | None:
+    """Yearly report hazards (float32) of youths `idx` before the weekly probability
+    (SocialServices._rates_of), or None."""
+    if _jit is None:
+        return None
+    use_mult = mult is not None
+    return _report_rates_loop(idx, beh_total, fam_total, stage_mult, stage, last_any,
+                              recent_after, F32(repeat_mult), mult if use_mult else fam_total,
+                              use_mult)
+
+
+def report_draws(hit: np.ndarray, fam: np.ndarray, beh: np.ndarray, stage_mult: np.ndarray,
+                 stage: np.ndarray, age: np.ndarray, child_age: float, share: np.ndarray,
+                 adult_channels: np.ndarray, u_which: np.ndarray, x: np.ndarray,
+                 factors: tuple[int, int, int], stages: tuple[int, int, int], logit0: float,
+                 centre: float) -> tuple | None:
+    """For the reported youths `hit`: the report's reason and channel (k = 4·reason + channel,
+    drawn with `u_which` over the eight hazards), whether the youth is a child, and minus the
+    logit of an investigation (its probability is 1/(1 + exp(that))), as
+    SocialServices.step computes them with numpy; or None."""
+    if _jit is None:
+        return None
+    return _report_draws_loop(hit, fam, beh, stage_mult, stage, age, F32(child_age), share,
+                              adult_channels, u_which, x, *factors, *stages,
+                              np.float64(logit0), np.float64(centre))
+
+
+def book_reports(hit: np.ndarray, which: np.ndarray, child: np.ndarray, week: int, year: int,
+                 social, record: bool, model, flow_cols: tuple, band_of_cohort: np.ndarray,
+                 group_flow: int) -> bool:
+    """Book this week's reports (k = `which`) in place: the youths' last report by channel and
+    any, their report year and count, and when `record` the week's flows by channel, about
+    behaviour and of children first reported this year, by district, and the reports by age band
+    and sex (SocialServices.step; `flow_cols` = the four channels' columns, behaviour, first).
+    False without the kernels (nothing done)."""
+    if _jit is None:
+        return False
+    pop = model.pop
+    report_cols, behaviour_col, first_col = flow_cols
+    _book_reports_loop(hit, which, child, week, year, social.last_report, social.last_any,
+                       social.report_year, social.reports, record, pop.district, model.flows,
+                       report_cols, behaviour_col, first_col, pop.cohort, band_of_cohort,
+                       pop.boy, model.recorder.group_flows, group_flow)
+    return True
+
+
+def recording_counts(district: np.ndarray, stage: np.ndarray, known: np.ndarray, n_districts: int,
+                     monthly: bool, cohort: np.ndarray, band_of_cohort: np.ndarray,
+                     boy: np.ndarray, age: np.ndarray, n_bands: int) -> tuple | None:
+    """One pass over the youths for Recording.step: counts by district and stage (flat) and of
+    known youths by district; when `monthly` also by age band, sex and stage (flat), by
+    (13-19, stage) and of children by district (empty otherwise). None without the kernels."""
+    if _jit is None:
+        return None
+    return _recording_loop(district, stage, known, n_districts, monthly, cohort, band_of_cohort,
+                           boy, age, n_bands)
+
+
+def csr_times_dense(a, x: np.ndarray) -> np.ndarray | None:
+    """The sparse matrix `a` (CSR, float32) times the dense float32 `x`, summed in scipy's
+    order (row by row, entries in storage order) in float32: `a @ x` bit for bit; or None."""
+    if _jit is None or a.dtype != np.float32 or x.dtype != np.float32:
+        return None
+    return _csr_dense_loop(a.indptr, a.indices, a.data, x)
+
+
+def network_counts(status: np.ndarray, tier: np.ndarray, youth: np.ndarray, boy: np.ndarray,
+                   outside: np.ndarray, active: int, jailed: int, periph: int) -> tuple | None:
+    """Active members, of whom youths and men, incarcerated records, active peripheral
+    recruiters and outside youngers of active records, in one pass; or None."""
+    if _jit is None:
+        return None
+    return _network_counts_loop(status, tier, youth, boy, outside, active, jailed, periph)
+
+
+def open_slots(stage: np.ndarray, recruiter: np.ndarray, peripheral: int, status: np.ndarray,
+               age: np.ndarray, max_age: float, wanted: np.ndarray, outside: np.ndarray,
+               demand_mult: float, active: int) -> np.ndarray | None:
+    """Open demand of each network record: the youngers it holds among the model's youths
+    (peripheral youths by recruiter) and its open slots (see CriminalNetwork.open_slots) in one
+    call, or None."""
+    if _jit is None:
+        return None
+    return _open_slots_loop(stage, recruiter, peripheral, status, age, F32(max_age), wanted,
+                            outside, np.float64(demand_mult), active)
+
+
+def turnover(age: np.ndarray, status: np.ndarray, release: np.ndarray, tier: np.ndarray,
+             youth: np.ndarray, key: np.ndarray, week_f32: np.float32,
+             codes: tuple[int, int, int, int], cmix: np.uint64, p_inc: float, p_exit: float
+             ) -> np.ndarray | None:
+    """A week of the network records' ageing, releases, incarcerations and adult exits in place
+    (CriminalNetwork.turnover; `codes` = active, incarcerated, inactive status and the
+    peripheral recruiters' tier; uniforms of counter mix `cmix`); returns the records
+    incarcerated now (their sentences are drawn in numpy), or None without the kernels."""
+    if _jit is None:
+        return None
+    active, jailed, inactive, periph = codes
+    return _turnover_loop(age, status, release, tier, youth, key, week_f32, active, jailed,
+                          periph, cmix, np.float64(p_inc), np.float64(p_exit), inactive)

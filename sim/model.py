@@ -312,8 +312,9 @@ class UmeaModel(mesa.Model):
 
     def count_flow(self, flow: str, idx: np.ndarray) -> None:
         """Add the youths `idx` to this week's flow `flow`, by district."""
-        self.flows[:, FLOW_INDEX[flow]] += np.bincount(self.pop.district[idx],
-                                                       minlength=self.city.n_districts)
+        if len(idx):
+            self.flows[:, FLOW_INDEX[flow]] += np.bincount(self.pop.district[idx],
+                                                           minlength=self.flows.shape[0])
 
     def count_group(self, flow: int, idx: np.ndarray) -> None:
         """Add the youths `idx` to this week's flow number `flow` of `GROUP_FLOWS`, by age band
@@ -322,9 +323,8 @@ class UmeaModel(mesa.Model):
             return
         pop = self.pop
         key = BAND_OF_COHORT[pop.cohort[idx]] * 2 + pop.boy[idx]
-        g = self.recorder.group_flows[self.week, :, :, flow].reshape(-1)
-        g += np.bincount(key, minlength=g.size).astype(np.int32)
-        self.recorder.group_flows[self.week, :, :, flow] = g.reshape(len(AGE_BANDS), 2)
+        self.recorder.group_flows[self.week, :, :, flow] += np.bincount(
+            key, minlength=2 * len(AGE_BANDS)).reshape(len(AGE_BANDS), 2)
 
     # ---- views onto the processes' state ----------------------------------------------------
     @property

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.rng import keyed_uniform
+from sim import kernels
+from sim.rng import counter_mix, keyed_uniform
 
 NONE, NORM_BREAKING, PERIPHERAL, MEMBER, EXITED = range(5)
 STAGES = ("none", "norm_breaking", "peripheral", "member", "exited")
@@ -95,16 +96,15 @@ class CriminalNetwork:
         """Append active records with their stable random keys; return their record indices."""
         k = len(age)
         idx = np.arange(self.n, self.n + k)
-        self.age = np.r_[self.age, np.asarray(age, np.float32)]
-        self.district = np.r_[self.district, np.asarray(district, np.int16)]
-        self.wanted = np.r_[self.wanted, np.asarray(wanted, np.int8)]
-        self.youth = np.r_[self.youth, np.asarray(youth, np.int32)]
-        self.status = np.r_[self.status, np.full(k, ACTIVE, np.int8)]
-        self.release = np.r_[self.release, np.zeros(k, np.float32)]
-        self.key = np.r_[self.key, np.asarray(key, np.uint64)]
-        self.tier = np.r_[self.tier, np.broadcast_to(np.asarray(tier, np.int8), (k,))]
-        self.boy = np.r_[self.boy, np.broadcast_to(np.asarray(boy, bool), (k,))]
-        self.outside = np.r_[self.outside, np.zeros(k, np.int16)]
+        new = {"age": np.asarray(age, np.float32), "district": np.asarray(district, np.int16),
+               "wanted": np.asarray(wanted, np.int8), "youth": np.asarray(youth, np.int32),
+               "status": np.full(k, ACTIVE, np.int8), "release": np.zeros(k, np.float32),
+               "key": np.asarray(key, np.uint64),
+               "tier": np.broadcast_to(np.asarray(tier, np.int8), (k,)),
+               "boy": np.broadcast_to(np.asarray(boy, bool), (k,)),
+               "outside": np.zeros(k, np.int16)}
+        for name, values in new.items():  # np.concatenate: np.r_ costs more than the copy
+            setattr(self, name, np.concatenate((getattr(self, name), values)))
         return idx
 
     @property
@@ -130,13 +130,22 @@ class CriminalNetwork:
         Each record's draws come from its own key and the week (counter-based), so a member has
         the same luck in every scenario, whatever the order or number of other members.
         Peripheral recruiters are not incarcerated here (their exits are the youths' own)."""
+        p_inc = weekly_prob(p["incapacitation_rate"] * incapacitation_mult)
+        inc = kernels.turnover(self.age, self.status, self.release, self.tier, self.youth,
+                               self.key, np.float32(WEEK),
+                               (ACTIVE, INCARCERATED, INACTIVE, PERIPHERAL_RECRUITER),
+                               np.uint64(counter_mix(2 * week)), p_inc,
+                               weekly_prob(p["adult_exit_rate"]))
+        if inc is not None:
+            sentence_u = keyed_uniform(self.key[inc], 2 * week + 1)
+            self.release[inc] = -np.log1p(-sentence_u) * p["sentence_years"]
+            return
         self.age += np.float32(WEEK)
         jailed = np.flatnonzero(self.status == INCARCERATED)
         self.release[jailed] -= np.float32(WEEK)
         self.status[jailed[self.release[jailed] <= 0]] = ACTIVE
         act = np.flatnonzero((self.status == ACTIVE) & self.members)
         u = keyed_uniform(self.key[act], 2 * week)
-        p_inc = weekly_prob(p["incapacitation_rate"] * incapacitation_mult)
         p_exit = np.where(self.youth[act] < 0, weekly_prob(p["adult_exit_rate"]), 0.0)
         inc = act[u < p_inc]
         out = act[(u >= p_inc) & (u < p_inc + p_exit)]

@@ -9,6 +9,7 @@ seed and inputs.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -63,12 +64,24 @@ def replicate_seed(seed: int, replicate: int) -> int:
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MASK = (1 << 64) - 1
+
+
+def _mix_int(x: int) -> int:
+    """splitmix64 of one integer taken mod 2**64, in Python integers: the same bits as the array
+    version, without numpy's cost per operation on scalars (keys of one stream or week)."""
+    z = (x + 0x9E3779B97F4A7C15) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
 
 
 def splitmix64(x: np.ndarray) -> np.ndarray:
     """The splitmix64 finaliser, vectorised: a well-mixed 64-bit hash of each element (compiled
     for arrays when sim.kernels has Numba; the same integers either way)."""
     x = np.asarray(x, np.uint64)
+    if x.ndim == 0:
+        return np.uint64(_mix_int(int(x)))
     out = kernels.splitmix64(x)
     if out is not None:
         return out
@@ -79,27 +92,68 @@ def splitmix64(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def _scalar(value: np.ndarray | int) -> bool:
+    """Whether an id or counter is one number (Python and numpy integers checked first: cheap)."""
+    return isinstance(value, (int, np.integer)) or np.ndim(value) == 0
+
+
+def _u64(value: np.ndarray | int) -> int:
+    """A scalar id or counter as numpy takes it (int64, wrapped to uint64), as a Python integer."""
+    return (value if type(value) is int else int(np.asarray(value, np.int64))) & _MASK
+
+
 def entity_keys(seed: int, kind: int, *ids: np.ndarray | int) -> np.ndarray:
     """Stable 64-bit keys for entities identified by (seed, kind, ids...), e.g. a network member
     who joined in week w as the k-th newcomer. The same entity gets the same key in every
-    scenario, whatever else differs."""
+    scenario, whatever else differs. Leading scalar parts are mixed in Python integers, and one
+    array of ids followed by scalars (a person and the week) in one compiled call."""
+    key = _mix_int((int(seed) & _MASK) ^ _mix_int(int(kind) & _MASK))
+    rest = list(ids)
+    while rest and _scalar(rest[0]):
+        key = _mix_int(key ^ _mix_int(_u64(rest.pop(0))))
+    if not rest:
+        return np.array([key], np.uint64)
+    first = np.asarray(rest[0], np.int64)
+    if first.ndim == 1 and all(_scalar(part) for part in rest[1:]):
+        tail = np.array([_mix_int(_u64(part)) for part in rest[1:]], np.uint64)
+        out = kernels.entity_keys(np.uint64(key), first, tail)
+        if out is not None:
+            return out
+    keys: np.ndarray = np.uint64(key)
     with np.errstate(over="ignore"):
-        key = splitmix64(np.uint64(seed & 0xFFFFFFFFFFFFFFFF) ^ splitmix64(np.uint64(kind)))
-        for part in ids:
-            key = splitmix64(key ^ splitmix64(np.asarray(part, np.int64).astype(np.uint64)))
-    return np.atleast_1d(key)
+        for part in rest:
+            keys = splitmix64(keys ^ splitmix64(np.asarray(part, np.int64).astype(np.uint64)))
+    return np.atleast_1d(keys)
+
+
+def counter_mix(counter: int) -> int:
+    """The mixed value of a scalar counter (splitmix64 of counter · golden ratio)."""
+    return _mix_int(_u64(counter) * int(_GOLDEN) & _MASK)
 
 
 def keyed_uniform(keys: np.ndarray, counter: int) -> np.ndarray:
     """A uniform in [0, 1) per key for this counter value (counter-based, like Philox): the draw
     of an entity at a given time does not depend on how many other entities exist."""
+    keys = np.asarray(keys, np.uint64)
+    scalar = _scalar(counter)
+    if scalar:
+        cmix = np.uint64(counter_mix(counter))
+        out = kernels.keyed_uniform(keys, cmix)
+        if out is not None:
+            return out
     with np.errstate(over="ignore"):
-        c = np.asarray(counter, np.int64).astype(np.uint64)
-        cmix = splitmix64(c * _GOLDEN)
-        keys = np.asarray(keys, np.uint64)
-        if cmix.ndim == 0:
-            out = kernels.keyed_uniform(keys, np.uint64(cmix))
-            if out is not None:
-                return out
+        if not scalar:
+            cmix = splitmix64(np.asarray(counter, np.int64).astype(np.uint64) * _GOLDEN)
         z = splitmix64(keys ^ cmix)
     return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+
+def keyed_uniforms(keys: np.ndarray, counters: Sequence[int]) -> np.ndarray:
+    """`keyed_uniform(keys, c)` for each scalar counter c, one row each: (len(counters), keys),
+    in one compiled call when there are kernels."""
+    keys = np.asarray(keys, np.uint64)
+    mixes = np.array([counter_mix(c) for c in counters], np.uint64)
+    out = kernels.keyed_uniforms(keys, mixes)
+    if out is not None:
+        return out
+    return np.stack([keyed_uniform(keys, c) for c in counters]).reshape(len(mixes), keys.size)

@@ -72,7 +72,8 @@ def test_whole_runs_are_bit_identical(monkeypatch):
     assert a.mu_dev_active  # the measures' lasting effects were in the kernel's path
     assert np.array_equal(a.pop.x, b.pop.x)
     assert np.array_equal(a.stage, b.stage)
-    for name in ("stage_counts", "flows", "risk_mean", "known"):
+    for name in ("stage_counts", "flows", "risk_mean", "known", "children", "groups",
+                 "group_flows", "network"):
         assert np.array_equal(getattr(a.recorder, name), getattr(b.recorder, name)), name
     sa, sb = summarise(a.recorder), summarise(b.recorder)
     assert sa.keys() == sb.keys()
@@ -202,3 +203,133 @@ def test_siblings_kernel_equals_numpy(monkeypatch):
         a, b = getattr(got, k), getattr(ref, k)
         assert a.dtype == b.dtype and np.array_equal(a, b), k
     assert ref.nnz > 9000
+
+
+# ---- social services, recording and the criminal network (issue 11) ----------------------------
+@pytest.fixture(scope="module")
+def weeks_in():
+    """A model 30 weeks in (reports, open cases, network records with open demand)."""
+    model = UmeaModel(seed=4, years=1)
+    for _ in range(30):
+        model.step()
+    return model
+
+
+def test_keys_and_uniform_rows_equal_numpy(monkeypatch):
+    """Entity keys of one id array and scalars (negative ids too) and rows of keyed uniforms."""
+    from sim import rng as r
+
+    ids = np.r_[np.random.default_rng(5).integers(-2**40, 2**62, 300), -1, 0]
+    keys_in = np.random.default_rng(6).integers(0, 2**63, 200, dtype=np.uint64) * np.uint64(2)
+    cases = [lambda: r.entity_keys(7, 101, ids, 52), lambda: r.entity_keys(7, 2, 3, ids, -4, 9),
+             lambda: r.entity_keys(1, 5, ids[:0], 3), lambda: r.entity_keys(2, 6, 3, np.int64(4)),
+             lambda: r.keyed_uniforms(keys_in, range(3)), lambda: r.keyed_uniforms(keys_in, (-1, -2)),
+             lambda: r.keyed_uniform(keys_in, np.int64(1_000_003))]
+    compiled = [f() for f in cases]
+    monkeypatch.setattr(kernels, "_jit", None)
+    for f, got in zip(cases, compiled, strict=True):
+        ref = f()
+        assert got.dtype == ref.dtype and got.shape == ref.shape and np.array_equal(got, ref)
+
+
+def test_report_kernels_equal_numpy(monkeypatch, weeks_in):
+    """Report hazards, weekly probabilities and the reported youths' draws, with measures'
+    channel and report multipliers in force."""
+    model, social = weeks_in, weeks_in.social
+    rng = np.random.default_rng(7)
+    monkeypatch.setattr(model, "detect_mult", np.array([1.3, 0.8, 1.1, 1.0]))
+    monkeypatch.setattr(model, "report_mult_active", True)
+    monkeypatch.setattr(model, "report_mult", (1 + rng.random(model.pop.n)).astype(np.float32))
+    u = rng.random(model.pop.n, dtype=np.float32)
+
+    def outputs():
+        social._base_rates(model, social._shares(model))
+        social._share = social._shares(model)
+        p = social._rates_of(model, None)
+        some = social._rates_of(model, rng_idx)
+        hit = np.flatnonzero(u < p)
+        draws = social._draw(model, hit, u_which[:hit.size])
+        return (social._fam, social._beh, social._child, social._fam_total, social._beh_total,
+                p, some, hit, *draws)
+
+    rng_idx = rng.integers(0, model.pop.n, 500)
+    u_which = rng.random(model.pop.n)
+    got = outputs()
+    monkeypatch.setattr(kernels, "_jit", None)
+    ref = outputs()
+    assert ref[7].size > 100 and ref[9].any() and not ref[9].all()
+    for a, b in zip(got, ref, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_report_booking_equals_numpy(monkeypatch, weeks_in):
+    """The week's reports in the youths' history, the flows and the groups by age band and sex."""
+    from sim.processes.recording import BAND_OF_COHORT
+
+    model, social = weeks_in, weeks_in.social
+    rng = np.random.default_rng(8)
+    hit = np.sort(rng.choice(model.pop.n, 400, replace=False))
+    k = rng.integers(0, 8, hit.size)
+    child = model.pop.age[hit] < 18
+    arrays = (social.last_report, social.last_any, social.report_year, social.reports,
+              model.flows, model.recorder.group_flows)
+    saved = [a.copy() for a in arrays]
+    social.report_year[hit[::3]] = model.week // 52  # some were reported this year already
+    start = [a.copy() for a in arrays]
+    for record in (True, False):
+        for a, s in zip(arrays, start, strict=True):
+            a[...] = s
+        assert kernels.book_reports(hit, k, child, model.week, model.week // 52, social, record,
+                                    model, (np.arange(13, 17), 17, 18), BAND_OF_COHORT, 2)
+        got = [a.copy() for a in arrays]
+        for a, s in zip(arrays, start, strict=True):
+            a[...] = s
+        monkeypatch.setattr(model.events, "log_coded", lambda *args: None)
+        social._book_reports(model, hit, k, child, hit[child], model.week // 52, record)
+        monkeypatch.undo()
+        for a, b in zip(got, arrays, strict=True):
+            assert np.array_equal(a, b)
+    for a, s in zip(arrays, saved, strict=True):
+        a[...] = s
+
+
+def test_recording_and_network_kernels_equal_numpy(monkeypatch, weeks_in):
+    """The recording's counts and network series, and the network's open slots and weekly
+    turnover, on records in every status and tier."""
+    from copy import deepcopy
+
+    from sim.recruitment import INCARCERATED
+
+    model, rec = weeks_in, weeks_in.recorder
+    net = model.network
+    jail = np.flatnonzero(net.active)[::4]
+    saved_status, saved_release = net.status.copy(), net.release.copy()
+    net.status[jail] = INCARCERATED
+    net.release[jail] = np.linspace(-0.01, 0.05, jail.size, dtype=np.float32)
+    saved_known, saved_member = model.social.known.copy(), model.member_id.copy()
+    model.social.known[::7] = True
+    model.member_id[np.flatnonzero(model.stage == 2)[:6]] = -1  # peripheral, no record yet
+
+    def outputs():
+        model.recording.step(model)
+        t = model.week
+        cn = model.criminal_network
+        half = deepcopy(net)
+        half_demand = model.demand_mult
+        model.demand_mult = 0.6
+        scaled = cn.open_slots(model)
+        model.demand_mult = half_demand
+        half.turnover(model.week, {**model.p, "incapacitation_rate": 5.0}, 1.0)
+        return (rec.stage_counts[t], rec.known[t], rec.groups[t], rec.network[t], rec.risk_mean[t],
+                rec.children[t], cn.open_slots(model), scaled, half.status, half.release,
+                half.age)
+
+    monkeypatch.setattr(model, "week", 32)  # a monthly week
+    got = [a.copy() for a in outputs()]
+    monkeypatch.setattr(kernels, "_jit", None)
+    ref = outputs()
+    net.status[:], net.release[:] = saved_status, saved_release
+    model.social.known[:], model.member_id[:] = saved_known, saved_member
+    assert ref[6].sum() > 0 and (ref[8] != net.status).any()
+    for a, b in zip(got, ref, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)

@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from sim import kernels
 from sim import recruitment as rc
 from sim.recruitment import ADULT, PERIPHERAL, PERIPHERAL_RECRUITER, YOUTH_MEMBER
-from sim.rng import keyed_uniform
+from sim.rng import keyed_uniform, keyed_uniforms
 
 KEY_INITIAL_ADULT, KEY_INITIAL_YOUTH, KEY_PROMOTED, KEY_INFLOW, KEY_ASSIGN, KEY_INFLOW_COUNT, \
     KEY_PERIPHERAL = range(7)
@@ -53,7 +54,7 @@ class CriminalNetworkProcess:
     def add(self, model: Any, age: np.ndarray, district: np.ndarray, youth: np.ndarray,
             key: np.ndarray, tier: int, boy: np.ndarray | bool) -> np.ndarray:
         """New records; their wants and all later draws come from their own keys."""
-        u = np.stack([keyed_uniform(key, -1 - j) for j in range(3)], axis=1)
+        u = keyed_uniforms(key, (-1, -2, -3)).T
         if tier == PERIPHERAL_RECRUITER:
             mean = model.p["youngers_per_peripheral"]
             wanted = (u[:, :2] < mean / 2.0).sum(axis=1).astype(np.int8)
@@ -74,7 +75,7 @@ class CriminalNetworkProcess:
         if has.any():
             r = rec[has]
             net.tier[r] = YOUTH_MEMBER
-            u = np.stack([keyed_uniform(net.key[r], -4 - j) for j in range(3)], axis=1)
+            u = keyed_uniforms(net.key[r], (-4, -5, -6)).T
             net.wanted[r] = rc.wanted_youngers(model.p["youngers_per_recruiter"], u)
         new = idx[~has]
         if new.size:
@@ -106,8 +107,15 @@ class CriminalNetworkProcess:
         return np.bincount(held[held >= 0], minlength=self.net.n)
 
     def open_slots(self, model: Any) -> np.ndarray:
-        return self.net.open_slots(self.youngers(model), model.p["recruiter_max_age"],
-                                   model.demand_mult)
+        """Youngers still wanted by each record (compiled in one call with `youngers`)."""
+        net = self.net
+        out = kernels.open_slots(model.stage, model.recruiter, PERIPHERAL, net.status, net.age,
+                                 model.p["recruiter_max_age"], net.wanted, net.outside,
+                                 model.demand_mult, rc.ACTIVE)
+        if out is not None:
+            return out
+        return net.open_slots(self.youngers(model), model.p["recruiter_max_age"],
+                              model.demand_mult)
 
     def assign(self, model: Any, u: np.ndarray) -> np.ndarray:
         """Recruiters for new youngers (one uniform each): distinct open slots, -1 if none left.

@@ -26,6 +26,7 @@ class EventLog:
         self._chunks: list[tuple] = []
         self._details: dict[str, int] = {"": 0}
         self._kinds: dict[str, int] = {k: i for i, k in enumerate(KINDS)}
+        self._tables: dict[tuple[str, ...], np.ndarray] = {}  # detail codes of log_coded's labels
         self.persons: list[pd.DataFrame] = []  # persons who have left the model
 
     def _code(self, table: dict[str, int], value: str) -> int:
@@ -53,6 +54,27 @@ class EventLog:
             det = np.array([self._code(self._details, v) for v in values.tolist()],
                            np.int32)[inverse]
         self._chunks.append((self.model.week, k, det, pop.person_id[slots], pop.age[slots]))
+
+    def log_coded(self, kind: str, slots: np.ndarray, labels: tuple[str, ...],
+                  which: np.ndarray) -> None:
+        """As `log` with detail `labels[which]` (a fixed tuple of labels and an index per youth),
+        without making and sorting an array of strings: for a process that logs every week. The
+        codes are those `log` would give (new labels coded in sorted order)."""
+        if len(slots) == 0:
+            return
+        table = self._tables.get(labels)
+        if table is None:
+            present = np.zeros(len(labels), bool)
+            present[which] = True
+            for j in sorted(np.flatnonzero(present).tolist(), key=labels.__getitem__):
+                self._code(self._details, labels[j])
+            codes = [self._details.get(label, -1) for label in labels]
+            table = np.array(codes, np.int32)
+            if min(codes) >= 0:  # every label has its code: reuse the table from now on
+                self._tables[labels] = table
+        pop = self.model.pop
+        self._chunks.append((self.model.week, self._code(self._kinds, kind), table[which],
+                             pop.person_id[slots], pop.age[slots]))
 
     def __len__(self) -> int:
         return sum(c[3].size for c in self._chunks)

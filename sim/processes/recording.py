@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sim import kernels
 from sim import recruitment as rc
 from sim.population import YEAR9_COHORT
 from sim.results import AGE_BANDS, MAX_AGE_HIST, NETWORK_SERIES, Recorder
@@ -46,35 +47,62 @@ class Recording:
             self._children = np.bincount(pop.district[self._child], minlength=model.city.n_districts)
         self._week = model.week
 
-    def step(self, model: Any) -> None:
-        rec, t, pop, st = self.recorder, model.week, model.pop, model.stage
+    def _counts(self, model: Any, monthly: bool) -> None:
+        """This week's stocks: youths by district and stage, known youths by district, and
+        monthly by age band, sex and stage, of 13-19-year-olds by stage and children by district
+        (one compiled pass; district, cohort and sex change only with the school year, so the
+        kernel reads them where the numpy code keeps keys made then)."""
+        pop, st, rec, t = model.pop, model.stage, self.recorder, model.week
         d = model.city.n_districts
-        self._refresh(model)
-        rec.stage_counts[t] = np.bincount(self._dkey + st, minlength=d * 5).reshape(d, 5)
+        counts = kernels.recording_counts(pop.district, st, model.social.known, d, monthly,
+                                          pop.cohort, BAND_OF_COHORT, pop.boy, pop.age,
+                                          len(AGE_BANDS))
+        if counts is None:
+            self._refresh(model)
+            rec.stage_counts[t] = np.bincount(self._dkey + st, minlength=d * 5).reshape(d, 5)
+            rec.known[t] = np.bincount(pop.district[model.social.known], minlength=d)
+            if monthly:
+                self._groups = np.bincount(self._gkey + st, minlength=rec.groups[t].size
+                                           ).reshape(rec.groups[t].shape)
+                self._tk = np.bincount(self._teen_key + st, minlength=10)  # (teen, stage)
+            return
+        rec.stage_counts[t] = counts[0].reshape(d, 5)
+        rec.known[t] = counts[1]
+        if monthly:
+            self._groups = counts[2].reshape(rec.groups[t].shape)
+            self._tk, self._children = counts[3], counts[4]
+
+    def step(self, model: Any) -> None:
+        rec, t, pop = self.recorder, model.week, model.pop
+        d = model.city.n_districts
+        monthly = t % RISK_EVERY == 0  # risk factors and stocks by age band and sex: monthly
+        self._counts(model, monthly)
         rec.flows[t] = model.flows
-        if t % RISK_EVERY == 0:
+        if monthly:
             counts = np.maximum(np.bincount(pop.district, minlength=d), 1)[:, None]
-            rec.risk_mean[t, :, :-1] = (model.district_matrix @ pop.x) / counts
+            sums = kernels.csr_times_dense(model.district_matrix, pop.x)
+            if sums is None:
+                sums = model.district_matrix @ pop.x
+            rec.risk_mean[t, :, :-1] = sums / counts
             rec.risk_mean[t, :, -1] = model.visibility
         rec.children[t] = self._children
-        known = model.social.known
-        rec.known[t] = np.bincount(pop.district[known], minlength=d)
-        if t % RISK_EVERY == 0:  # stocks by age band and sex, and of 13-19-year-olds: monthly
-            self._groups = np.bincount(self._gkey + st, minlength=rec.groups[t].size).reshape(
-                rec.groups[t].shape)
-            self._tk = np.bincount(self._teen_key + st, minlength=10)  # (teen, stage) counts
         rec.groups[t] = self._groups
         tk = self._tk
         net = model.network
-        active = net.active & net.members
+        found = kernels.network_counts(net.status, net.tier, net.youth, net.boy, net.outside,
+                                       rc.ACTIVE, rc.INCARCERATED, rc.PERIPHERAL_RECRUITER)
+        if found is None:
+            active = net.active & net.members
+            found = (active.sum(), (active & (net.youth >= 0)).sum(),
+                     (net.status == rc.INCARCERATED).sum(), (active & net.boy).sum(),
+                     (net.active & (net.tier == rc.PERIPHERAL_RECRUITER)).sum(),
+                     net.outside[net.active].sum())
+        members, youth_members, jailed, men, recruiters, outside = found
         rec.network[t] = (
-            active.sum(), (active & (net.youth >= 0)).sum(),
-            (net.status == rc.INCARCERATED).sum(), model.involvement.open_total,
+            members, youth_members, jailed, model.involvement.open_total,
             tk[5 + rc.PERIPHERAL] + tk[5 + rc.MEMBER], tk[5:].sum(),
-            model.cost_this_step, (active & net.boy).sum(),
-            (net.active & (net.tier == rc.PERIPHERAL_RECRUITER)).sum(),
-            net.outside[net.active].sum(), model.criminal_network.expired,
-            tk[5 + rc.NORM_BREAKING], known.sum(), self._children.sum(),
+            model.cost_this_step, men, recruiters, outside, model.criminal_network.expired,
+            tk[5 + rc.NORM_BREAKING], rec.known[t].sum(), self._children.sum(),
         )
         if t % 52 == 51:  # end of the school year: year-9 pupils' eligibility
             y9 = np.flatnonzero(pop.cohort == YEAR9_COHORT)

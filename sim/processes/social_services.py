@@ -22,13 +22,19 @@ from typing import Any
 import numpy as np
 
 from sim import detection as dt
-from sim.recruitment import weekly_prob
-from sim.rng import entity_keys, keyed_uniform
+from sim import kernels
+from sim.processes.recording import BAND_OF_COHORT
+from sim.recruitment import EXITED, NORM_BREAKING, PERIPHERAL, weekly_prob
+from sim.results import FLOW_INDEX
+from sim.rng import entity_keys, keyed_uniforms
 
 RATE_EVERY = 4
 KEY_REPORT = 101
 REPEAT_WEEKS = 26  # a concern stays "recent" for half a year after a report
 NO_CASE = np.iinfo(np.int32).max  # case end week of a youth without an open case
+ADULT_CHANNELS = np.array([0.0, 1.0, 1.0, 0.0])  # from 18 only police and social services
+REPORT_LABELS = tuple(f"{c}:{r}" for r in dt.REASONS for c in dt.CHANNELS)  # event details, k=0-7
+REPORT_FLOWS = np.array([FLOW_INDEX[f"reports_{c}"] for c in dt.CHANNELS])
 
 
 class SocialServices:
@@ -61,14 +67,28 @@ class SocialServices:
         self._recent = [r[~np.isin(r, slots)] for r in self._recent]
 
     # ---- hazards ------------------------------------------------------------------------------
-    def _base_rates(self, model: Any) -> None:
+    def _base_rates(self, model: Any, share: np.ndarray) -> None:
+        """The family and behaviour hazards, and both times their channel shares (`_fam_total`,
+        `_beh_total`; from 18 only police and social services hear of behaviour)."""
         p, pop = model.p, model.pop
-        child = pop.age < dt.CHILD_AGE
-        self._fam = (p["report_rate_family"] * np.exp(p["report_need_slope"]
-                                                      * dt.family_need(pop.x)) * child)
-        self._beh = (p["report_rate_behaviour"] * np.exp(2.0 * pop.x[:, dt.SF])
-                     * (pop.age >= dt.BEHAVIOUR_MIN_AGE))
-        self._child = child
+        adult_share = share[1, 1] + share[1, 2]
+        args = kernels.report_exponents(pop.x, p["report_need_slope"], dt.VF, dt.MH, dt.EV, dt.SF)
+        if args is not None:
+            self._fam, self._beh, self._child, self._fam_total, self._beh_total = \
+                kernels.report_bases(np.exp(args[0]), np.exp(args[1]), pop.age,
+                                     p["report_rate_family"], p["report_rate_behaviour"],
+                                     dt.CHILD_AGE, dt.BEHAVIOUR_MIN_AGE, share[0].sum(),
+                                     share[1].sum(), adult_share)
+        else:
+            child = pop.age < dt.CHILD_AGE
+            self._fam = (p["report_rate_family"] * np.exp(p["report_need_slope"]
+                                                          * dt.family_need(pop.x)) * child)
+            self._beh = (p["report_rate_behaviour"] * np.exp(2.0 * pop.x[:, dt.SF])
+                         * (pop.age >= dt.BEHAVIOUR_MIN_AGE))
+            self._child = child
+            self._fam_total = (self._fam * share[0].sum()).astype(np.float32)
+            self._beh_total = (self._beh * np.where(child, share[1].sum(), adult_share)
+                               ).astype(np.float32)
         self._rate_week = model.week
 
     def _shares(self, model: Any) -> np.ndarray:
@@ -78,14 +98,20 @@ class SocialServices:
 
     def _rates_of(self, model: Any, idx: np.ndarray | None) -> np.ndarray:
         """Weekly report probabilities of youths `idx` (all if None) from the cached parts."""
-        sel = slice(None) if idx is None else idx
-        rate = self._beh_total[sel] * dt.STAGE_BEHAVIOUR[model.stage[sel]]
-        rate += self._fam_total[sel]
-        recent = self.last_any[sel] > model.week - REPEAT_WEEKS
-        rate[recent] *= np.float32(model.p["report_repeat_mult"])
-        if model.report_mult_active:
-            rate *= model.report_mult[sel]
-        return weekly_prob(rate).astype(np.float32)
+        mult = model.report_mult if model.report_mult_active else None
+        rate = kernels.report_rates(np.arange(model.pop.n) if idx is None else idx,
+                                    self._beh_total, self._fam_total, dt.STAGE_BEHAVIOUR,
+                                    model.stage, self.last_any, model.week - REPEAT_WEEKS,
+                                    model.p["report_repeat_mult"], mult)
+        if rate is None:
+            sel = slice(None) if idx is None else idx
+            rate = self._beh_total[sel] * dt.STAGE_BEHAVIOUR[model.stage[sel]]
+            rate += self._fam_total[sel]
+            recent = self.last_any[sel] > model.week - REPEAT_WEEKS
+            rate[recent] *= np.float32(model.p["report_repeat_mult"])
+            if mult is not None:
+                rate *= mult[sel]
+        return weekly_prob(rate).astype(np.float32, copy=False)
 
     def weekly_probs(self, model: Any) -> np.ndarray:
         """Probability of any report (or, from 18, any contact) per youth this week.
@@ -94,23 +120,20 @@ class SocialServices:
         between only for youths whose stage changed, who were reported last week (a concern
         becomes recent) or whose report stopped being recent: the same values as a full
         recomputation with the monthly base rates, at a fraction of the cost."""
-        share = self._shares(model)
+        share = self._share = self._shares(model)
         key = tuple(share.ravel())
         if (self._rate_week < 0 or model.week - self._rate_week >= RATE_EVERY or key != self._key
                 or model.report_mult_active):
-            self._base_rates(model)
-            adult_share = share[1, 1] + share[1, 2]
-            self._fam_total = (self._fam * share[0].sum()).astype(np.float32)
-            self._beh_total = (self._beh * np.where(self._child, share[1].sum(), adult_share)
-                               ).astype(np.float32)
+            self._base_rates(model, share)
             self._key = key
             self._p = self._rates_of(model, None)
         else:
             # youths whose stage changed since (the involvement process lists them), whose concern
             # became recent last week, and whose report of 26 weeks ago stops being recent now
+            # (a youth listed twice gets the same value twice: no need to sort out duplicates)
             old = self._recent[model.week % REPEAT_WEEKS]
             ended = old[self.last_any[old] == model.week - REPEAT_WEEKS]
-            idx = np.unique(np.concatenate([*model.stage_changes, ended, self._pending]))
+            idx = np.concatenate([*model.stage_changes, ended, self._pending])
             if idx.size:
                 self._p[idx] = self._rates_of(model, idx)
         model.stage_changes.clear()
@@ -119,50 +142,34 @@ class SocialServices:
     # ---- the weekly process -------------------------------------------------------------------
     def step(self, model: Any, u: np.ndarray | None = None, record: bool = True) -> None:
         week, pop = model.week, model.pop
+        if u is None:
+            u = model.streams["reports"].random(pop.n, dtype=np.float32)
         closing = np.flatnonzero(self.case_end <= week)  # only open cases have an end week
         if closing.size:
             self.known[closing] = False
             self.case_end[closing] = NO_CASE
             if record:
                 model.events.log("case_closed", closing)
-        if u is None:
-            u = model.streams["reports"].random(pop.n, dtype=np.float32)
         hit = np.flatnonzero(u < self.weekly_probs(model))
         self._pending = hit
         self._recent[week % REPEAT_WEEKS] = hit
         if hit.size == 0:
             return
         key = entity_keys(model.seed_value, KEY_REPORT, pop.person_id[hit], week)
-        u_which, u_inv, u_case = (keyed_uniform(key, j) for j in range(3))
-        share = self._shares(model)
-        child = pop.age[hit] < dt.CHILD_AGE
-        fam = self._fam[hit, None] * share[0][None, :] * child[:, None]
-        beh = (self._beh[hit] * dt.STAGE_BEHAVIOUR[model.stage[hit]])[:, None] * share[1][None, :]
-        beh[~child] *= np.array([0.0, 1.0, 1.0, 0.0])
-        rates = np.concatenate([fam, beh], axis=1)
-        cum = np.cumsum(rates, axis=1) / np.maximum(rates.sum(axis=1, keepdims=True), 1e-30)
-        k = (u_which[:, None] > cum).sum(axis=1).clip(0, 7)
-        reason, channel = k // 4, k % 4
-        self.last_report[hit, channel] = week
-        self.last_any[hit] = week
+        u_which, u_inv, u_case = keyed_uniforms(key, range(3))
+        k, child, p_inv = self._draw(model, hit, u_which)
         year = week // 52 if week >= 0 else -1
         kids = hit[child]
-        if record and kids.size:
-            ch_kids = channel[child]
-            for c, name in enumerate(dt.CHANNELS):
-                model.count_flow(f"reports_{name}", kids[ch_kids == c])
-            model.count_flow("reports_behaviour", kids[reason[child] == 1])
-            first = kids[self.report_year[kids] != year]
-            model.count_flow("children_reported", first)
-            self.reports[kids] += 1
-            model.count_group(2, kids)
-            labels = np.array([f"{c}:{r}" for r in dt.REASONS for c in dt.CHANNELS], object)
-            model.events.log("report_of_concern", kids, labels[k[child]])
-        self.report_year[hit[child]] = year
+        if kernels.book_reports(hit, k, child, week, year, self, record, model,
+                                (REPORT_FLOWS, FLOW_INDEX["reports_behaviour"],
+                                 FLOW_INDEX["children_reported"]), BAND_OF_COHORT, 2):
+            if record and kids.size:
+                model.events.log_coded("report_of_concern", kids, REPORT_LABELS, k[child])
+        else:
+            self._book_reports(model, hit, k, child, kids, year, record)
         # assessment: a report about a child without an open case may open an investigation
         new = ~self.known[hit]
-        sev = dt.severity(pop.x[hit], model.stage[hit])
-        opened = new & (u_inv < dt.investigation_prob(sev, model.p["investigation_share"]))
+        opened = new & (u_inv < p_inv)
         opened_slots = hit[opened]
         if opened_slots.size:
             self.known[opened_slots] = True
@@ -176,6 +183,51 @@ class SocialServices:
         if ongoing.size:
             extra = (-np.log1p(-u_case[~new]) * model.p["case_duration_years"] * 52.0).astype(np.int32)
             self.case_end[ongoing] = np.maximum(self.case_end[ongoing], week + extra)
+
+    def _book_reports(self, model: Any, hit: np.ndarray, k: np.ndarray, child: np.ndarray,
+                      kids: np.ndarray, year: int, record: bool) -> None:
+        """This week's reports in the youths' history and, when `record`, in the week's flows
+        and the event log (numpy; kernels.book_reports does the same but the log)."""
+        week, pop = model.week, model.pop
+        reason, channel = k // 4, k % 4
+        self.last_report[hit, channel] = week
+        self.last_any[hit] = week
+        if record and kids.size:
+            d = model.city.n_districts  # reports by channel and district in one count
+            by_channel = np.bincount(channel[child] * d + pop.district[kids], minlength=4 * d)
+            model.flows[:, REPORT_FLOWS] += by_channel.reshape(4, d).T
+            model.count_flow("reports_behaviour", kids[reason[child] == 1])
+            first = kids[self.report_year[kids] != year]
+            model.count_flow("children_reported", first)
+            self.reports[kids] += 1
+            model.count_group(2, kids)
+            model.events.log_coded("report_of_concern", kids, REPORT_LABELS, k[child])
+        self.report_year[kids] = year
+
+    def _draw(self, model: Any, hit: np.ndarray, u_which: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For the reported youths `hit`: k = 4·reason + channel of the report (drawn with
+        `u_which` in proportion to the eight hazards), whether each is a child, and the chance
+        that the report is investigated."""
+        pop, share = model.pop, self._share
+        logit0 = dt.share_logit(model.p["investigation_share"])
+        draws = kernels.report_draws(hit, self._fam, self._beh, dt.STAGE_BEHAVIOUR, model.stage,
+                                     pop.age, dt.CHILD_AGE, share, ADULT_CHANNELS, u_which,
+                                     pop.x, (dt.VF, dt.MH, dt.EV),
+                                     (NORM_BREAKING, PERIPHERAL, EXITED), logit0,
+                                     dt.SEVERITY_CENTRE)
+        if draws is not None:
+            k, child, neg_logit = draws
+            return k, child, 1.0 / (1.0 + np.exp(neg_logit))
+        child = pop.age[hit] < dt.CHILD_AGE
+        fam = self._fam[hit, None] * share[0][None, :] * child[:, None]
+        beh = (self._beh[hit] * dt.STAGE_BEHAVIOUR[model.stage[hit]])[:, None] * share[1][None, :]
+        beh[~child] *= ADULT_CHANNELS
+        rates = np.concatenate([fam, beh], axis=1)
+        cum = np.cumsum(rates, axis=1) / np.maximum(rates.sum(axis=1, keepdims=True), 1e-30)
+        k = (u_which[:, None] > cum).sum(axis=1).clip(0, 7)
+        sev = dt.severity(pop.x[hit], model.stage[hit])
+        return k, child, dt.investigation_prob(sev, model.p["investigation_share"])
 
     def burn_in(self, model: Any, weeks: int = 156) -> None:
         """Run the process for `weeks` before the start on the initial state (own stream)."""
