@@ -182,8 +182,6 @@ class UmeaModel(mesa.Model):
         self.criminal_network = CriminalNetworkProcess(self)
         self.recording = Recording(self)
         self.build_networks(year=0)
-        self.district_matrix = sp.csr_array(
-            (np.ones(n, F32), (self.pop.district, np.arange(n))), shape=(self.city.n_districts, n))
         self.involvement.initialise(self)
         self.agent_of_slot: list[Youth | None] = [None] * n  # a list: the GC sees through it
         self.add_youths(range(n))
@@ -203,6 +201,11 @@ class UmeaModel(mesa.Model):
         self.net: Networks = build_networks(self.pop, self.pop.x.mean(axis=1), rng)
         self.peers_t = self.net.peers.T.tocsr()
         self.out_degree = np.diff(self.net.peers.indptr).astype(F32)
+        # youths by district (a sum operator), rebuilt with the cohorts: newcomers in reused
+        # slots may live elsewhere than the youths they replace
+        n = self.pop.n
+        self.district_matrix = sp.csr_array(
+            (np.ones(n, F32), (self.pop.district, np.arange(n))), shape=(self.city.n_districts, n))
         self._age_cache = {}
         boy, p = self.pop.boy, self.p
         self._sex = {k: rc.sex_factor(boy, p[f"sex_hr_{k}"]) for k in ("entry", "recruit", "progress")}

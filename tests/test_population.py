@@ -98,3 +98,24 @@ def test_school_year_keeps_mesa_registers_consistent(short_run):
     newcomers = int((model.pop.entry_week > 0).sum())
     assert newcomers > 0  # a school year was crossed
     assert max(a.unique_id for a in current) == model.pop.n + newcomers
+
+
+def test_risk_by_district_follows_newcomers():
+    """After a school year the district means of the risk factors are over the youths living in
+    each district now: newcomers in reused slots may live elsewhere than those they replaced
+    (the sum operator by district was once built at the start and never again)."""
+    from sim.model import UmeaModel
+    from sim.processes.recording import RISK_EVERY
+
+    model = UmeaModel(seed=5, years=2)
+    week = 52 + RISK_EVERY  # the first monthly record after the school year
+    while model.week <= week:
+        model.step()
+    pop, d = model.pop, model.city.n_districts
+    moved = pop.entry_week > 0
+    assert moved.any()
+    per_district = np.bincount(pop.district, minlength=d)
+    for k in range(pop.x.shape[1]):
+        expect = np.bincount(pop.district, weights=pop.x[:, k].astype(float), minlength=d)
+        got = model.recorder.risk_mean[week, :, k].astype(float) * per_district
+        assert np.allclose(got, expect, rtol=1e-4, atol=1e-3), k
