@@ -1,4 +1,4 @@
-"""Sweep benchmark (issue 4): Morris, 10 parameters x 20 trajectories = 220 runs of the real model,
+"""Sweep benchmark (issue 4): Morris, 11 parameters x 20 trajectories = 240 runs of the real model,
 on 1 and on 2 local worker processes. Targets: <= 3 min on 2 workers, speed-up >= 1.9x (issue 11;
 issue 4 asked for 1.8x).
 
@@ -114,10 +114,13 @@ def main() -> int:
     by = {r["workers"]: r for r in rows}
     if 1 in by and 2 in by:
         speedup = by[1]["wall_s"] / by[2]["wall_s"]
-        ok_time, ok_speed = by[2]["wall_s"] <= 180, speedup >= SPEEDUP_TARGET
+        ok_speed = speedup >= SPEEDUP_TARGET
+        # the 3-minute target is for the shipped experiment, not a shortened one
+        time_note = ("" if args.trajectories else
+                     f" (target <= 180 s: {'met' if by[2]['wall_s'] <= 180 else 'NOT met'})")
         print(f"speed-up 2 vs 1 worker: {speedup:.2f}x (target >= {SPEEDUP_TARGET}: "
-              f"{'met' if ok_speed else 'NOT met'}); 2-worker wall {by[2]['wall_s']:.1f} s "
-              f"(target <= 180 s: {'met' if ok_time else 'NOT met'})")
+              f"{'met' if ok_speed else 'NOT met'}); 2-worker wall {by[2]['wall_s']:.1f} s"
+              f"{time_note}")
     return 0
 
 

@@ -70,6 +70,7 @@ from typing import Any
 import mesa
 import numpy as np
 
+from sim import kernels
 from sim import recruitment as rc
 from sim.kernels import risk_week
 from sim.processes.involvement import compete
@@ -346,7 +347,7 @@ class VectorisedReduced:
         m.years_in_stage += F32(WEEK)
         # risk factors (synchronous), then family crises
         pull = peer_pull(m.net.peer_weights, pop.age, p["peer_influence_rate"])
-        peer_mean = m.net.peer_weights @ pop.x[:, :PEER_FACTORS]
+        peer_mean = kernels.peer_mean(m.net.peer_weights, pop.x)
         u = rng.random(pop.x.shape, dtype=F32)
         shock_u = rng.random(pop.n, dtype=F32)
         risk_week(pop.x, m.mu_eff, None, peer_mean, pull, p["risk_relaxation_rate"],
@@ -357,10 +358,7 @@ class VectorisedReduced:
         ex = m.involvement.exposure(m)
         ages = {"entry": rc.age_profile(pop.age, p["entry_age_peak"], p["entry_age_sd"]) * self.sex["entry"]}
         ramp = rc.late_teen_ramp(pop.age)
-        i0 = np.flatnonzero((st == NONE) & (pop.age >= 10))
-        i1 = np.flatnonzero(st == NORM_BREAKING)
-        i2 = np.flatnonzero(st == PERIPHERAL)
-        i3 = np.flatnonzero(st == MEMBER)
+        i0, i1, i2, i3 = kernels.stage_groups(st, pop.age, 10)
         entry = m.involvement.entry_rate(m, i0, ex, ages)
         contacts = m.involvement.contacts(m, i1, ex, self.pressure)
         sus = rc.age_profile(pop.age[i1], p["recruit_age_peak"], p["recruit_age_sd"]) * \
