@@ -903,3 +903,152 @@ def turnover(age: np.ndarray, status: np.ndarray, release: np.ndarray, tier: np.
     active, jailed, inactive, periph = codes
     return _turnover_loop(age, status, release, tier, youth, key, week_f32, active, jailed,
                           periph, cmix, np.float64(p_inc), np.float64(p_exit), inactive)
+
+
+# ---- measures: target groups, household spread, the strongest current effect ------------------
+def _eligible_loop(age, lo, hi, district, dist_ok, use_d, school, school_ok, use_s, stage,
+                   stage_ok, use_st, risk, thr, use_r, excl, use_x, req, use_q):
+    n = age.size
+    out = np.zeros(n, np.bool_)
+    for i in range(n):
+        if use_x and excl[i]:
+            continue
+        if use_q and not req[i]:
+            continue
+        a = age[i]
+        if not (a >= lo and a < hi):
+            continue
+        if use_d and not dist_ok[district[i]]:
+            continue
+        if use_s:
+            s = school[i]
+            if s < 0 or not school_ok[s]:
+                continue
+        if use_st and not stage_ok[stage[i]]:
+            continue
+        if use_r and not risk[i] >= thr:
+            continue
+        out[i] = True
+    return out
+
+
+def _spread_loop(slots, dose, sib_ptr, sib_idx, dilution):
+    m = slots.size
+    total = m
+    for j in range(m):
+        total += sib_ptr[slots[j] + 1] - sib_ptr[slots[j]]
+    all_s = np.empty(total, np.int64)
+    all_d = np.empty(total, np.float32)
+    k = 0
+    for j in range(m):
+        all_s[k] = slots[j]
+        all_d[k] = dose[j]
+        k += 1
+    for j in range(m):
+        s = slots[j]
+        d = dose[j] * dilution
+        for e in range(sib_ptr[s], sib_ptr[s + 1]):
+            all_s[k] = sib_idx[e]
+            all_d[k] = d
+            k += 1
+    order = np.argsort(all_s)
+    uniq = np.empty(total, np.int64)
+    best = np.zeros(total, np.float32)
+    g = -1
+    last = -1
+    for j in range(total):
+        e = order[j]
+        if all_s[e] != last:
+            g += 1
+            last = all_s[e]
+            uniq[g] = last
+        if all_d[e] > best[g]:
+            best[g] = all_d[e]
+    return uniq[:g + 1].copy(), best[:g + 1].copy()
+
+
+def _strongest_loop(slots, dose, part, eff, reports, any_rep):
+    total = slots.size
+    order = np.argsort(slots)
+    n_ch = eff.shape[1]
+    uniq = np.empty(total, np.int64)
+    pos = np.empty(total, np.int64)
+    g = -1
+    last = -1
+    for j in range(total):
+        e = order[j]
+        if slots[e] != last:
+            g += 1
+            last = slots[e]
+            uniq[g] = last
+        pos[e] = g
+    m = g + 1
+    best = np.zeros((m, n_ch), np.float32)
+    rep = np.ones(m, np.float32)
+    for e in range(total):  # in the order of the parts, as numpy's ufunc.at
+        p = part[e]
+        r = pos[e]
+        d = dose[e]
+        for c in range(n_ch):
+            v = eff[p, c]
+            if v != 0:
+                w = d * v
+                if w < best[r, c]:
+                    best[r, c] = w
+        if any_rep and reports[p] != 0:
+            w = _ONE + d * reports[p]
+            if w > rep[r]:
+                rep[r] = w
+    return uniq[:m].copy(), best, rep
+
+
+if _jit is not None:
+    _eligible_loop = _jit(_eligible_loop)
+    _spread_loop = _jit(_spread_loop)
+    _strongest_loop = _jit(_strongest_loop)
+
+
+def eligible(age: np.ndarray, lo: float, hi: float, district: np.ndarray,
+             dist_ok: np.ndarray | None, school: np.ndarray, school_ok: np.ndarray | None,
+             stage: np.ndarray, stage_ok: np.ndarray | None, risk: np.ndarray | None,
+             thr: float, exclude: np.ndarray | None = None, require: np.ndarray | None = None
+             ) -> np.ndarray | None:
+    """Mask of a measure's target group in one pass: lo ≤ age < hi (compared in float32, as
+    numpy compares a float32 array with a Python number), and the tables of allowed districts,
+    schools (by school slot; -1 = no school) and stages, and risk ≥ thr, and not `exclude` and
+    `require` (boolean masks); a table or mask given as None (or risk None) is not checked. None
+    without the kernels (Measure.eligible has the numpy)."""
+    if _jit is None:
+        return None
+    empty = np.zeros(1, np.bool_)
+    return _eligible_loop(age, F32(lo), F32(hi), district,
+                          empty if dist_ok is None else dist_ok, dist_ok is not None,
+                          school, empty if school_ok is None else school_ok, school_ok is not None,
+                          stage, empty if stage_ok is None else stage_ok, stage_ok is not None,
+                          age if risk is None else risk, F32(thr), risk is not None,
+                          empty if exclude is None else exclude, exclude is not None,
+                          empty if require is None else require, require is not None)
+
+
+def spread(slots: np.ndarray, dose: np.ndarray, siblings, dilution: float
+           ) -> tuple[np.ndarray, np.ndarray] | None:
+    """A household entry's reach (see Measure.spread): the participants and their siblings,
+    sorted and unique, each with its strongest dose (siblings' × `dilution`, in float32), or
+    None without the kernels."""
+    if _jit is None:
+        return None
+    return _spread_loop(slots.astype(np.int64, copy=False), dose.astype(F32, copy=False),
+                        siblings.indptr, siblings.indices, F32(dilution))
+
+
+def strongest(slots: np.ndarray, dose: np.ndarray, part: np.ndarray, eff: np.ndarray,
+              reports: np.ndarray, any_rep: bool
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The strongest current-state effect per youth and channel over all measures a youth takes
+    part in (see InterventionSet._targeted_arrays): `slots`, `dose` and `part` (the row of `eff`,
+    one per measure) list every participation; returns the sorted unique slots, the minimum of
+    dose × effect per channel (0 when none is negative) and the largest report multiplier
+    1 + dose × reports; or None without the kernels."""
+    if _jit is None:
+        return None
+    return _strongest_loop(slots, dose, part, eff, reports, any_rep)

@@ -52,6 +52,46 @@ class Streams:
             buf = self._buffers[name] = np.empty(shape, np.float32)
         return self[name].random(shape, dtype=np.float32, out=buf)
 
+    def uniforms_at(self, name: str, total: int, positions: np.ndarray) -> np.ndarray:
+        """The float32 uniforms at `positions` (sorted or not, within [0, total)) of a draw of
+        `total` from stream `name`, i.e. `self[name].random(total, dtype=float32)[positions]`,
+        leaving the stream exactly as that draw would (the same state, the same numbers after).
+
+        For a draw of which only a few numbers are used (the week's recruits among all youths),
+        the generator jumps over the others (PCG64 `advance`, in O(log n)) instead of making them.
+        numpy makes a float32 from the 32-bit halves of the 64-bit outputs, low half first, after
+        any half left over from the previous draw: this reproduces that bookkeeping."""
+        positions = np.asarray(positions, np.int64)
+        bg = self[name].bit_generator
+        if not isinstance(bg, np.random.PCG64) or total <= 0:
+            return self[name].random(total, dtype=np.float32)[positions]
+        st = bg.state
+        carry = int(st["has_uint32"])  # a 32-bit half left over from the previous draw
+        rest = total - carry  # halves taken from new 64-bit outputs
+        n_out = (rest + 1) // 2 if rest > 0 else 0
+        half = positions - carry  # index among the new halves (-1: the carried one)
+        last = np.array([n_out - 1] if n_out else [], np.int64)  # its upper half is kept
+        need = np.unique(np.concatenate((half[half >= 0] // 2, last)))
+        raw: dict[int, int] = {}
+        at = 0
+        for k in need.tolist():
+            if k > at:
+                bg.advance(k - at)
+            raw[k] = int(bg.random_raw())
+            at = k + 1
+        if n_out > at:
+            bg.advance(n_out - at)
+        elif n_out == 0 and carry:
+            bg.state = st  # nothing new drawn: only the carried half is used
+        words = np.array([int(st["uinteger"]) if h < 0 else
+                          (raw[h // 2] >> (32 * (h % 2))) & 0xFFFFFFFF for h in half.tolist()],
+                         np.uint64)
+        new = bg.state  # numpy keeps the upper half of its last output, used or not
+        new["has_uint32"] = int(rest > 0 and rest % 2 == 1)
+        new["uinteger"] = raw[n_out - 1] >> 32 if n_out else int(st["uinteger"])
+        bg.state = new
+        return ((words >> np.uint64(8)).astype(np.float32) * np.float32(1.0 / 16777216.0))
+
     def fresh(self, name: str, *keys: int) -> np.random.Generator:
         """A new generator for (name, *keys), e.g. one per simulated year."""
         return make_stream(self.seed, name, *keys)

@@ -333,3 +333,69 @@ def test_recording_and_network_kernels_equal_numpy(monkeypatch, weeks_in):
     assert ref[6].sum() > 0 and (ref[8] != net.status).any()
     for a, b in zip(got, ref, strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_uniforms_at_are_the_draws_numbers_and_leave_the_same_state():
+    """Streams.uniforms_at jumps over the numbers not used: the chosen ones equal those of the full
+    draw, and the stream goes on exactly as after it (odd and even counts, a half-word carried
+    over from an earlier draw, positions repeated, none, first and last)."""
+    from sim.rng import Streams
+
+    rs = np.random.default_rng(0)
+    for trial in range(200):
+        a, b = Streams(trial), Streams(trial)
+        pre = int(rs.integers(0, 4))
+        if pre:
+            a["x"].random(pre, dtype=np.float32)
+            b["x"].random(pre, dtype=np.float32)
+        total = int(rs.integers(1, 80))
+        pos = np.concatenate([rs.integers(0, total, int(rs.integers(0, 6))),
+                              np.array([0, total - 1][:trial % 3], np.int64)])
+        full = a["x"].random(total, dtype=np.float32)
+        got = b.uniforms_at("x", total, pos)
+        assert got.dtype == np.float32 and np.array_equal(full[pos], got), (trial, total, pos)
+        assert a["x"].bit_generator.state == b["x"].bit_generator.state
+        assert np.array_equal(a["x"].random(9, dtype=np.float32), b["x"].random(9, dtype=np.float32))
+
+
+def test_measure_kernels_equal_numpy(monkeypatch):
+    """Target groups, household spread and the strongest current effect over all programmes: the
+    compiled passes give the numpy results exactly, half a year into the plan."""
+    from sim.interventions.measures import F32
+
+    model = UmeaModel.from_scenario("scenarios/uvts_2024_2026.yaml", seed=4, years=1)
+    for _ in range(30):
+        model.step()
+    ms = model.measures
+    rng = np.random.default_rng(4)
+    slots = np.sort(rng.choice(model.pop.n, 300, replace=False))
+    dose = rng.random(300).astype(F32)
+    enrolled = [(m, m.enrolled(model, model.week)) for m in (*ms.programmes, *ms.compulsory)]
+    assert sum(idx.size for _, idx in enrolled) > 0
+
+    def results():
+        masks = [m.eligible(model) for m in ms.measures]
+        pools = [m._eligible_compiled(model, m.offered, model.known)
+                 for m in ms.programmes]
+        spread = [m.spread(model, slots, dose) for m in ms.measures if m.household]
+        ms._spread_cache = {}
+        targeted = ms._targeted_arrays(model, enrolled)
+        return masks, pools, spread, targeted
+
+    compiled = results()
+    monkeypatch.setattr(kernels, "_jit", None)
+    reference = results()
+    masks, pools, spread, targeted = compiled
+    assert any(m.any() for m in masks) and spread
+    for a, b in zip(masks, reference[0], strict=True):
+        assert np.array_equal(a, b)
+    for a, m, b in zip(pools, ms.programmes, reference[0], strict=False):
+        assert a is not None and reference[1][0] is None
+        assert np.array_equal(a, m.eligible(model) & ~m.offered & model.known)
+    for (s1, d1), (s2, d2) in zip(spread, reference[2], strict=True):
+        assert s1.size > slots.size and np.array_equal(s1, s2) and np.array_equal(d1, d2)
+    for a, b in zip(targeted, reference[3], strict=True):
+        if isinstance(a, tuple):
+            assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+        else:
+            assert (a is None and b is None) or np.array_equal(a, b)

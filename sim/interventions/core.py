@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from sim import kernels
 from sim.interventions.measures import (
     F32,
     INTAKE_EVERY,
@@ -162,15 +163,15 @@ class InterventionSet:
         if key != self._targeted_key:
             self._targeted_key = key
             self._targeted = self._targeted_arrays(model, enrolled)
-        slots, best, rep, mu_eff = self._targeted
+        slots, best, rep, mu_eff, mult = self._targeted
         if slots is None:
             return
         if mu_eff is not None:
             model.mu_eff = mu_eff
         model.protection_boost[slots] -= best[:, NK]
-        model.entry_mult[slots] *= np.exp(best[:, NK + 1])
-        model.recruit_mult[slots] *= np.exp(best[:, NK + 2])
-        model.desist_mult[slots] *= np.exp(-best[:, NK + 3])
+        model.entry_mult[slots] *= mult[0]
+        model.recruit_mult[slots] *= mult[1]
+        model.desist_mult[slots] *= mult[2]
         if rep is not None:
             model.report_mult[slots] *= rep
 
@@ -188,25 +189,48 @@ class InterventionSet:
             parts.append((m, cached[1], cached[2]))
         self._enrolled = parts
         if not parts:
-            return None, None, None, None
-        slots, inv = np.unique(np.concatenate([s for _, s, _ in parts]), return_inverse=True)
-        pos = np.split(inv, np.cumsum([s.size for _, s, _ in parts])[:-1])
-        best = np.zeros((slots.size, NK + 4), F32)
-        rep = None
-        for (m, _, dose), at in zip(parts, pos, strict=True):
-            eff = m.current()
-            for c in np.flatnonzero(eff):
-                np.minimum.at(best[:, c], at, dose * eff[c])
-            if m.reports:
-                rep = np.ones(slots.size, F32) if rep is None else rep
-                np.maximum.at(rep, at, 1.0 + dose * m.reports)
+            return None, None, None, None, None
+        fast = self._strongest_compiled(parts)
+        if fast is not None:
+            slots, best, rep = fast
+        else:
+            slots, inv = np.unique(np.concatenate([s for _, s, _ in parts]), return_inverse=True)
+            pos = np.split(inv, np.cumsum([s.size for _, s, _ in parts])[:-1])
+            best = np.zeros((slots.size, NK + 4), F32)
+            rep = None
+            for (m, _, dose), at in zip(parts, pos, strict=True):
+                eff = m.current()
+                for c in np.flatnonzero(eff):
+                    np.minimum.at(best[:, c], at, dose * eff[c])
+                if m.reports:
+                    rep = np.ones(slots.size, F32) if rep is None else rep
+                    np.maximum.at(rep, at, 1.0 + dose * m.reports)
         mu_eff = None
         if best[:, :NK].any():
             mu_eff = self._mu_univ.copy()
             base = model.pop.mu[slots]
             shift = best[:, :NK] if self._shift is None else self._shift[slots] + best[:, :NK]
             mu_eff[slots] = np.clip(base + shift, 0.0, 1.0)
-        return slots, best, rep, mu_eff
+        # the hazard multipliers, computed once per change of who takes part (not every week)
+        mult = (np.exp(best[:, NK + 1]), np.exp(best[:, NK + 2]), np.exp(-best[:, NK + 3]))
+        return slots, best, rep, mu_eff, mult
+
+    @staticmethod
+    def _strongest_compiled(parts: list) -> tuple | None:
+        """The compiled version of the strongest-effect pass of `_targeted_arrays`, or None."""
+        if kernels.ENGINE != "numba":
+            return None
+        eff = np.stack([m.current() for m, _, _ in parts]).astype(F32, copy=False)
+        reports = np.array([m.reports for m, _, _ in parts], F32)
+        slots = np.concatenate([np.asarray(s, np.int64) for _, s, _ in parts])
+        dose = np.concatenate([d for _, _, d in parts]).astype(F32, copy=False)
+        part = np.repeat(np.arange(len(parts)), [s.size for _, s, _ in parts])
+        any_rep = bool(reports.any())
+        out = kernels.strongest(slots, dose, part, eff, reports, any_rep)
+        if out is None:
+            return None
+        uniq, best, rep = out
+        return uniq, best, rep if any_rep else None
 
     # ---- lasting effects ---------------------------------------------------------------------
     def _update_dev(self, model: Any, week: int) -> None:
@@ -244,7 +268,8 @@ class InterventionSet:
         model.protection_dev[:] = prot
         model.mu_dev_active = bool(mu.any() or prot.any())
         self._dev_mult = np.exp(logs) if logs.any() else None
-        self._cache_key = None  # baselines moved: rebuild the effective baselines
+        # The effective baselines need no rebuild here: the engine adds `mu_dev` itself, and the
+        # living baselines and target groups move only with the cohorts (`new_year`).
 
     # ---- results ---------------------------------------------------------------------------
     def ledger(self) -> list[dict[str, Any]]:

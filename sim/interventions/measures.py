@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtri
 
+from sim import kernels
 from sim.interventions.spec import (
     CHANNELS,
     D_TO_LOG_OR,
@@ -130,6 +131,9 @@ class Measure:
         Districts, school types and stages are looked up in small tables (one gather per youth
         rather than a membership test against a list)."""
         t, pop = self.spec.target, model.pop
+        fast = self._eligible_compiled(model)
+        if fast is not None:
+            return fast
         m = (pop.age >= t.ages[0]) & (pop.age < t.ages[1] + 1)
         if t.districts:
             if not hasattr(self, "_in_district"):
@@ -150,6 +154,26 @@ class Measure:
             m &= self.risk(model) >= t.risk_threshold
         return m
 
+    def _eligible_compiled(self, model: Any, exclude: np.ndarray | None = None,
+                           require: np.ndarray | None = None) -> np.ndarray | None:
+        """`eligible` (& ~exclude & require) in one compiled pass over the youths, or None."""
+        t, pop = self.spec.target, model.pop
+        dist_ok = school_ok = stage_ok = None
+        if t.districts:
+            dist_ok = np.zeros(model.city.n_districts, bool)
+            dist_ok[[model.city.districts.index(d) for d in t.districts]] = True
+        if t.school_types:
+            type_ok = np.zeros(max(SCHOOL_TYPES.values()) + 1, bool)
+            type_ok[[SCHOOL_TYPES[s] for s in t.school_types]] = True
+            school_ok = type_ok[pop.school_type]
+        if t.stages != [0, 1, 2, 3]:
+            stage_ok = np.zeros(len(STAGES), bool)
+            stage_ok[t.stages] = True
+        risk = self.risk(model) if t.risk_threshold > 0 else None
+        return kernels.eligible(pop.age, t.ages[0], t.ages[1] + 1, pop.district, dist_ok,
+                                pop.school, school_ok, model.stage, stage_ok, risk,
+                                t.risk_threshold, exclude, require)
+
     def risk(self, model: Any) -> np.ndarray:
         t = self.spec.target
         if t.risk_factor is None:
@@ -162,6 +186,9 @@ class Measure:
         dose × `sibling_dilution` (the strongest if several participants share a household)."""
         if not self.household or slots.size == 0:
             return slots, dose
+        fast = kernels.spread(slots, dose, model.net.siblings, model.p["sibling_dilution"])
+        if fast is not None:
+            return fast
         sib = model.net.siblings
         starts, ends = sib.indptr[slots], sib.indptr[slots + 1]
         lens = ends - starts
@@ -315,14 +342,17 @@ class Programme(Measure):
             consent.declined[declined] = True
             model.count_flow("offers_declined", declined)
             log_event(model, "offer_declined", declined, self.spec.id)
-            self.queue = np.r_[self.queue, cand[accept]]
-            self.queued_at = np.r_[self.queued_at, np.full(int(accept.sum()), week)]
+            self.queue = np.concatenate((self.queue, cand[accept]))
+            self.queued_at = np.concatenate((self.queued_at, np.full(int(accept.sum()), week)))
         still = elig[self.queue]  # aged out, exited or otherwise no longer in the target group
         if self.spec.requires_detection:
             still &= known(model)[self.queue]  # the referral lapses when the case closes
         self.queue, self.queued_at = self.queue[still], self.queued_at[still]
         if self.spec.queue_order == "risk":
-            order = np.lexsort((self.queued_at, -self.risk(model)[self.queue]))
+            # np.lexsort((queued_at, -risk)) as two stable sorts (secondary key first): the same
+            # order, ties included, in a fraction of the time
+            order = np.argsort(self.queued_at, kind="stable")
+            order = order[np.argsort(-self.risk(model)[self.queue[order]], kind="stable")]
         else:
             order = np.lexsort((self.queue, self.queued_at))
         self.queue, self.queued_at = self.queue[order], self.queued_at[order]
@@ -339,9 +369,12 @@ class Programme(Measure):
         """Selective programmes: offers by rank (risk or random) until the places are taken."""
         if places <= 0:
             return np.zeros(0, np.int64)
-        pool = self.eligible(model) & ~self.offered
-        if self.spec.requires_detection:
-            pool &= known(model)
+        req = known(model) if self.spec.requires_detection else None
+        pool = self._eligible_compiled(model, self.offered, req)
+        if pool is None:
+            pool = self.eligible(model) & ~self.offered
+            if req is not None:
+                pool &= req
         cand = np.flatnonzero(pool)
         if cand.size == 0:
             return cand
@@ -374,9 +407,9 @@ class Programme(Measure):
     def _start(self, model: Any, week: int, starters: np.ndarray) -> None:
         if starters.size == 0:
             return
-        self.slots = np.r_[self.slots, starters]
-        self.begin = np.r_[self.begin, np.full(starters.size, week + self.spec.delay_weeks)]
-        self.done = np.r_[self.done, np.zeros(starters.size, bool)]
+        self.slots = np.concatenate((self.slots, starters))
+        self.begin = np.concatenate((self.begin, np.full(starters.size, week + self.spec.delay_weeks)))
+        self.done = np.concatenate((self.done, np.zeros(starters.size, bool)))
         year = week // 52
         self.starts_by_year[year] = self.starts_by_year.get(year, 0) + int(starters.size)
         self.ledger["started"] += int(starters.size)
@@ -488,8 +521,8 @@ class Compulsory(Measure):
         if new.size == 0:
             return
         self.placed[new] = True
-        self.slots = np.r_[self.slots, new]
-        self.begin = np.r_[self.begin, np.full(new.size, week + self.spec.delay_weeks)]
+        self.slots = np.concatenate((self.slots, new))
+        self.begin = np.concatenate((self.begin, np.full(new.size, week + self.spec.delay_weeks)))
         self.ledger["started"] += int(new.size)
         self.ledger["placements"] += int(new.size)
         self.ledger["offered"] += int(new.size)

@@ -252,19 +252,23 @@ class Involvement:
     def recruit(self, model: Any, cand: np.ndarray, contacts: np.ndarray) -> None:
         """Take candidates into the periphery up to the open demand; record the carrying layer
         and the recruiter's age."""
-        u_rank, u_layer = model.streams.uniforms("recruit", (2, model.pop.n))
+        # two uniforms per youth every week, (2, n) row-major (common random numbers); only the
+        # candidates' are made, the stream jumps over the rest (the same numbers and state)
+        n = model.pop.n
+        u = model.streams.uniforms_at("recruit", 2 * n, np.concatenate((cand, n + cand)))
+        u_rank, u_layer = u[:cand.size], u[cand.size:]
         self.turned_away = 0
         if cand.size == 0:
             return
         if cand.size > self.open_total:
-            keep = np.argsort(u_rank[cand], kind="stable")[:self.open_total]
+            keep = np.argsort(u_rank, kind="stable")[:self.open_total]
             self.turned_away = cand.size - keep.size
             model.count_flow("turned_away", np.setdiff1d(cand, cand[keep]))
-            cand, contacts = cand[keep], contacts[:, keep]
+            cand, contacts, u_layer = cand[keep], contacts[:, keep], u_layer[keep]
         if cand.size == 0:
             return
         cum = np.cumsum(contacts, axis=0) / np.maximum(contacts.sum(axis=0), 1e-30)
-        layer = (u_layer[cand] > cum).sum(axis=0).clip(0, len(rc.LAYERS) - 1)
+        layer = (u_layer > cum).sum(axis=0).clip(0, len(rc.LAYERS) - 1)
         rec = model.criminal_network.assign(model, keyed_uniform(model.keys(KEY_ASSIGN, cand),
                                                                  model.week))
         model.recruiter[cand] = rec
