@@ -36,6 +36,7 @@ import mesa
 import numpy as np
 import scipy.sparse as sp
 
+from sim import kernels
 from sim import recruitment as rc
 from sim.interventions import InterventionSet, InterventionSpec
 from sim.networks import Networks, build_networks
@@ -198,7 +199,7 @@ class UmeaModel(mesa.Model):
     # ---- shared helpers ---------------------------------------------------------------------
     def build_networks(self, year: int) -> None:
         rng = self.streams.fresh("network", year)
-        self.net: Networks = build_networks(self.pop, self.pop.x.mean(axis=1), rng)
+        self.net: Networks = build_networks(self.pop, kernels.row_mean(self.pop.x), rng)
         self.peers_t = self.net.peers.T.tocsr()
         self.out_degree = np.diff(self.net.peers.indptr).astype(F32)
         # youths by district (a sum operator), rebuilt with the cohorts: newcomers in reused
@@ -302,7 +303,7 @@ class UmeaModel(mesa.Model):
     def mean_risk(self) -> np.ndarray:
         """Mean of the six risk factors per youth, computed once a week."""
         if getattr(self, "_mean_risk_week", None) != self.week:
-            self._mean_risk = self.pop.x.mean(axis=1)
+            self._mean_risk = kernels.row_mean(self.pop.x)
             self._mean_risk_week = self.week
         return self._mean_risk
 

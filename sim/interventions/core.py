@@ -207,7 +207,13 @@ class InterventionSet:
                     np.maximum.at(rep, at, 1.0 + dose * m.reports)
         mu_eff = None
         if best[:, :NK].any():
-            mu_eff = self._mu_univ.copy()
+            # one buffer kept for the enrolled's baselines (a fresh copy every week would page
+            # in 0.6 MB of new memory); only the latest targeted arrays refer to it
+            buf = getattr(self, "_mu_buf", None)
+            if buf is None or buf.shape != self._mu_univ.shape:
+                buf = self._mu_buf = np.empty_like(self._mu_univ)
+            np.copyto(buf, self._mu_univ)
+            mu_eff = buf
             base = model.pop.mu[slots]
             shift = best[:, :NK] if self._shift is None else self._shift[slots] + best[:, :NK]
             mu_eff[slots] = np.clip(base + shift, 0.0, 1.0)
