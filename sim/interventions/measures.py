@@ -158,17 +158,21 @@ class Measure:
                            require: np.ndarray | None = None) -> np.ndarray | None:
         """`eligible` (& ~exclude & require) in one compiled pass over the youths, or None."""
         t, pop = self.spec.target, model.pop
-        dist_ok = school_ok = stage_ok = None
-        if t.districts:
-            dist_ok = np.zeros(model.city.n_districts, bool)
-            dist_ok[[model.city.districts.index(d) for d in t.districts]] = True
-        if t.school_types:
-            type_ok = np.zeros(max(SCHOOL_TYPES.values()) + 1, bool)
-            type_ok[[SCHOOL_TYPES[s] for s in t.school_types]] = True
-            school_ok = type_ok[pop.school_type]
-        if t.stages != [0, 1, 2, 3]:
-            stage_ok = np.zeros(len(STAGES), bool)
-            stage_ok[t.stages] = True
+        tables = getattr(self, "_tables", None)
+        if tables is None or tables[0] is not pop.school_type:  # built once per run
+            dist_ok = school_ok = stage_ok = None
+            if t.districts:
+                dist_ok = np.zeros(model.city.n_districts, bool)
+                dist_ok[[model.city.districts.index(d) for d in t.districts]] = True
+            if t.school_types:
+                type_ok = np.zeros(max(SCHOOL_TYPES.values()) + 1, bool)
+                type_ok[[SCHOOL_TYPES[s] for s in t.school_types]] = True
+                school_ok = type_ok[pop.school_type]
+            if t.stages != [0, 1, 2, 3]:
+                stage_ok = np.zeros(len(STAGES), bool)
+                stage_ok[t.stages] = True
+            tables = self._tables = (pop.school_type, dist_ok, school_ok, stage_ok)
+        _, dist_ok, school_ok, stage_ok = tables
         risk = self.risk(model) if t.risk_threshold > 0 else None
         return kernels.eligible(pop.age, t.ages[0], t.ages[1] + 1, pop.district, dist_ok,
                                 pop.school, school_ok, model.stage, stage_ok, risk,
@@ -297,9 +301,11 @@ class Programme(Measure):
         self.done = np.zeros(0, bool)
         self.quota = 0.0
         self.places = spec.places_per_year()
+        self._enrolled_until: tuple[int, np.ndarray] | None = None  # (next change week, slots)
 
     def forget(self, model: Any, slots: np.ndarray) -> None:
         super().forget(model, slots)
+        self._enrolled_until = None
         self.offered[slots] = False
         keep = ~np.isin(self.slots, slots)
         self.slots, self.begin, self.done = self.slots[keep], self.begin[keep], self.done[keep]
@@ -407,6 +413,7 @@ class Programme(Measure):
     def _start(self, model: Any, week: int, starters: np.ndarray) -> None:
         if starters.size == 0:
             return
+        self._enrolled_until = None
         self.slots = np.concatenate((self.slots, starters))
         self.begin = np.concatenate((self.begin, np.full(starters.size, week + self.spec.delay_weeks)))
         self.done = np.concatenate((self.done, np.zeros(starters.size, bool)))
@@ -420,6 +427,9 @@ class Programme(Measure):
         finished youths without lasting doses are dropped."""
         if self.slots.size == 0:
             return self.slots
+        cached = self._enrolled_until
+        if cached is not None and week < cached[0] and week % INTAKE_EVERY:
+            return cached[1]  # nobody starts or ends before week cached[0]
         end = self.begin + self.spec.duration_weeks
         fin = (week >= end) & ~self.done
         if fin.any():
@@ -431,7 +441,11 @@ class Programme(Measure):
             keep = ~self.done
             self.slots, self.begin, self.done = self.slots[keep], self.begin[keep], self.done[keep]
             on = on[keep]
-        return self.slots[on]
+            end = end[keep]
+        out = self.slots[on]
+        later = np.concatenate((self.begin[self.begin > week], end[end > week]))
+        self._enrolled_until = (int(later.min()) if later.size else 1 << 40, out)
+        return out
 
 
 class PlaceAction(Measure):
