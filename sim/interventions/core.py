@@ -221,13 +221,17 @@ class InterventionSet:
         mult = (np.exp(best[:, NK + 1]), np.exp(best[:, NK + 2]), np.exp(-best[:, NK + 3]))
         return slots, best, rep, mu_eff, mult
 
-    @staticmethod
-    def _strongest_compiled(parts: list) -> tuple | None:
+    def _strongest_compiled(self, parts: list) -> tuple | None:
         """The compiled version of the strongest-effect pass of `_targeted_arrays`, or None."""
         if kernels.ENGINE != "numba":
             return None
-        eff = np.stack([m.current() for m, _, _ in parts]).astype(F32, copy=False)
-        reports = np.array([m.reports for m, _, _ in parts], F32)
+        which = tuple(id(m) for m, _, _ in parts)
+        tables = getattr(self, "_effect_tables", {})
+        if which not in tables:  # the effect vectors of this set of measures (fixed in a run)
+            tables[which] = (np.stack([m.current() for m, _, _ in parts]).astype(F32, copy=False),
+                             np.array([m.reports for m, _, _ in parts], F32))
+            self._effect_tables = tables
+        eff, reports = tables[which]
         slots = np.concatenate([np.asarray(s, np.int64) for _, s, _ in parts])
         dose = np.concatenate([d for _, _, d in parts]).astype(F32, copy=False)
         part = np.repeat(np.arange(len(parts)), [s.size for _, s, _ in parts])
