@@ -84,6 +84,19 @@ def _districts() -> tuple[str, ...]:
     return tuple(load_city().districts)
 
 
+def _as_categorical(s: pd.Series, categories: list[str] | None = None,
+                    ordered: bool = False) -> pd.Categorical:
+    """`pd.Categorical(s.astype(str), categories, ordered)`, with `categories` defaulting to the
+    values in order of first appearance, computed on the distinct values only: a table of a
+    million rows has a few dozen (element-wise work on pandas' Arrow strings cost seconds)."""
+    codes, uniques = pd.factorize(s.astype(str))  # missing values: code -1
+    uniques = [str(u) for u in uniques]
+    cats = uniques if categories is None else list(categories)
+    where = {c: k for k, c in enumerate(cats)}
+    remap = np.array([where.get(u, -1) for u in uniques] + [-1], np.int64)  # [-1]: missing
+    return pd.Categorical.from_codes(remap[codes], categories=cats, ordered=ordered)
+
+
 def typed(df: pd.DataFrame, table: str = "") -> pd.DataFrame:
     """A copy of `df` with the documented types: stage and district ordered categoricals,
     scenario/flow/factor categoricals, integer counts (float counts are checked to be whole)."""
@@ -91,18 +104,17 @@ def typed(df: pd.DataFrame, table: str = "") -> pd.DataFrame:
     for col in out.columns:
         s = out[col]
         if col == "stage":
-            out[col] = pd.Categorical(s.astype(str), categories=STAGE_ORDER, ordered=True)
+            out[col] = _as_categorical(s, STAGE_ORDER, ordered=True)
         elif col == "district":
             cats = list(_districts())
-            extra = sorted(set(s.astype(str)) - set(cats))
-            out[col] = pd.Categorical(s.astype(str), categories=cats + extra, ordered=True)
+            extra = sorted(set(pd.unique(s.astype(str))) - set(cats))
+            out[col] = _as_categorical(s, cats + extra, ordered=True)
         elif col == "age_band":
             from sim.results import AGE_BAND_LABELS
 
-            out[col] = pd.Categorical(s.astype(str), categories=list(AGE_BAND_LABELS), ordered=True)
+            out[col] = _as_categorical(s, list(AGE_BAND_LABELS), ordered=True)
         elif col in ("scenario", "flow", "factor", "sex", "kind"):
-            values = list(dict.fromkeys(s.astype(str)))
-            out[col] = pd.Categorical(s.astype(str), categories=values)
+            out[col] = _as_categorical(s)
         elif col == "seed":
             out[col] = s.astype(np.int64)
         elif col in INTEGER and not isinstance(s.dtype, pd.CategoricalDtype):

@@ -77,6 +77,23 @@ def test_parquet_is_typed_and_documented(compared):
     assert b"table" in pq.read_schema(out / "flows.parquet").metadata
 
 
+def test_typed_categories_follow_first_appearance_and_documented_orders():
+    from sim.schema import typed
+
+    df = pd.DataFrame({"scenario": ["b", "a", "b", None], "flow": ["x", "x", "y", "x"],
+                       "stage": ["member", "none", "unknown", "none"],
+                       "district": ["Zz", "Centrum", "Centrum", "Zz"], "count": [1.0, 2, 3, 4]})
+    t = typed(df)
+    assert list(t["scenario"].cat.categories) == ["b", "a"] and pd.isna(t["scenario"][3])
+    assert list(t["flow"].cat.categories) == ["x", "y"]
+    assert list(t["flow"].astype(str)) == ["x", "x", "y", "x"]
+    assert t["stage"].cat.ordered and pd.isna(t["stage"][2])  # not a stage: missing
+    assert list(t["stage"].cat.codes) == [3, 0, -1, 0]
+    assert t["district"].cat.categories[0] == "Centrum" and t["district"].cat.categories[-1] == "Zz"
+    assert list(t["district"].astype(str)) == ["Zz", "Centrum", "Centrum", "Zz"]
+    assert t["count"].dtype == np.int32
+
+
 def test_data_dictionary_lists_every_column(compared):
     out, _ = compared
     text = (ROOT / "docs" / "data_dictionary.md").read_text(encoding="utf-8")
