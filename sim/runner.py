@@ -64,13 +64,12 @@ def run_replicate(scenario: Scenario, replicate: int, base_seed: int,
     seed = replicate_seed(base_seed, replicate)
     model = build_model(scenario, seed, overrides, specs)
     model.run()
-    ev = model.events.table()
-    entered = ev.loc[(ev["kind"] == "stage_change") & (ev["detail"] == "1>2") & (ev["age"] < 18),
-                     "person_id"].to_numpy()
-    starts = ev.loc[ev["kind"] == "intervention_start", "person_id"].unique()
+    log = model.events
+    entered = log.person_ids("stage_change", "1>2", age_below=18)
+    starts = pd.unique(log.person_ids("intervention_start"))
     return Run(scenario.name, replicate, seed, model.recorder, model.measures.ledger(),
                entered_u18=entered, participants=starts,
-               events=ev if micro_data else None,
+               events=log.table() if micro_data else None,
                persons=model.events.person_table() if micro_data else None)
 
 

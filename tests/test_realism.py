@@ -157,6 +157,26 @@ def test_event_log_ids_are_stable_and_reproduce_the_tables(short_run):
     assert np.array_equal(by_d.reindex(m.city.districts, fill_value=0).to_numpy(), per_d)
 
 
+def test_person_ids_of_events_are_the_tables_selection(short_run):
+    """`EventLog.person_ids` (what paired comparisons use) selects exactly what the table does,
+    in the same order: entries into the periphery before 18 (age as the table rounds it) and the
+    starters of measures."""
+    plan = UmeaModel.from_scenario("scenarios/uvts_2024_2026.yaml", seed=11, years=1)
+    plan.run()
+    for m in (short_run, plan):
+        ev, log = m.events.table(), m.events
+        entered = ev.loc[(ev["kind"] == "stage_change") & (ev["detail"] == "1>2")
+                         & (ev["age"] < 18), "person_id"].to_numpy()
+        assert np.array_equal(log.person_ids("stage_change", "1>2", age_below=18), entered)
+        starts = ev.loc[ev["kind"] == "intervention_start", "person_id"].to_numpy()
+        assert np.array_equal(log.person_ids("intervention_start"), starts)
+        changes = ev.loc[ev["kind"] == "stage_change", "person_id"].to_numpy()
+        assert np.array_equal(log.person_ids("stage_change"), changes)
+    assert entered.size > 0 and starts.size > 100  # the plan's run had both
+    assert log.person_ids("no_such_kind").size == 0
+    assert log.person_ids("stage_change", "no such detail").size == 0
+
+
 def test_living_baselines_follow_age_not_the_age_at_entry():
     """A girl who was 5 and one who was 14 have the same mental ill-health baseline distribution
     once both are 15 (baselines are recomputed from current age, sex, household, school, district)."""

@@ -101,6 +101,28 @@ class EventLog:
         return pd.concat([*self.persons, now], ignore_index=True).sort_values(
             "person_id", ignore_index=True)
 
+    def person_ids(self, kind: str, detail: str | None = None,
+                   age_below: float | None = None) -> np.ndarray:
+        """Person ids of the events of `kind` (with `detail`, at an age below `age_below` as the
+        table rounds it), in the order logged: the same as selecting them from `table()`,
+        without making the table (its person join and string columns cost a quarter of a
+        second for ten years of the plan)."""
+        k = self._kinds.get(kind)
+        d = None if detail is None else self._details.get(detail)
+        if k is None or (detail is not None and d is None):
+            return np.zeros(0, np.int64)
+        out = []
+        for _week, kc, det, pid, age in self._chunks:
+            if kc != k:
+                continue
+            keep = np.ones(pid.size, bool)
+            if d is not None:
+                keep &= np.asarray(det) == d
+            if age_below is not None:
+                keep &= np.round(age.astype(np.float64), 3) < age_below
+            out.append(pid[keep])
+        return np.concatenate(out).astype(np.int64, copy=False) if out else np.zeros(0, np.int64)
+
     def table(self) -> pd.DataFrame:
         """The event log as a tidy table (one row per event, in the order logged)."""
         cols = ("week", "year", "person_id", "household", "sex", "age", "district", "kind",
