@@ -1079,3 +1079,178 @@ def row_mean(x: np.ndarray) -> np.ndarray:
             or not x.flags.c_contiguous:
         return x.mean(axis=1)
     return _row_mean_loop(x)
+
+
+# ---- the week's stage transitions in one pass (issue 11) ---------------------------------------
+# Outcome codes of `transitions`, in the order Involvement.step applies them.
+T_ENTRY, T_DESIST1, T_RECRUIT, T_PROMOTE, T_LEAVE2, T_LEAVE3 = 1, 2, 3, 4, 5, 6
+N_OUTCOMES = 7
+
+
+def _rate_args_loop(stage, age, min_age, x, betas, prot, boost, dev, use_prot, share, sib_inv,
+                    vis32, district, c32, arg):
+    """Pass 1: the exponents of the entry hazard (stage 0) and of recruitment susceptibility
+    (stage 1), float32, in numpy's order; 0 for the others."""
+    for i in range(stage.size):
+        s = stage[i]
+        if s > 1 or (s == 0 and age[i] < min_age):
+            arg[i] = _ZERO
+            continue
+        z = x[i, 0] * betas[0]
+        for k in range(1, N_FACTORS):
+            z += x[i, k] * betas[k]
+        pr = prot[i]
+        if use_prot:
+            pr = min(max(pr + boost[i] + dev[i], _ZERO), _ONE)
+        if s == 0:
+            v = z - c32[0] * pr
+            v = v + c32[1] * share[i]
+            v = v + c32[2] * (_ONE if sib_inv[i] else _ZERO)
+            v = v + c32[3] * (x[i, 2] + x[i, 3]) * vis32[district[i]]
+        else:
+            v = c32[5] * z - c32[0] * pr
+        arg[i] = v
+
+
+def _contacts_of(i, x, friends2, sib2, school2, vis32, district, c32, c64):
+    """Recruitment contact rates of youth i per layer (peer, sibling, school, place), float64,
+    as Involvement.contacts makes them."""
+    press = c64[1]
+    k0 = np.float64(c32[6] * friends2[i]) * press
+    k1 = (c64[0] * (1.0 if sib2[i] else 0.0)) * press
+    k2 = np.float64(c32[7] * school2[i]) * press
+    place = vis32[district[i]] * _HALF * (x[i, 2] + x[i, 3])
+    k3 = np.float64(c32[8] * place) * press
+    return k0, k1, k2, k3
+
+
+def _rates_loop(stage, age, min_age, x, friends2, sib2, school2, vis32, district, c32, c64,
+                ex32, age_entry, entry_mult, age_recruit, recruit_mult, ramp, desist_mult, yis,
+                sex_prog, recruiter, status, active, use_mult, week_len, total, rate_a):
+    """Pass 2: every youth's total hazard of leaving its stage (yearly, float64) and the hazard
+    of the first way out (entry, recruitment, promotion), from pass 1's exponentials; `total`
+    then holds -total·week, ready for numpy's expm1."""
+    three = np.float32(3.0)
+    for i in range(stage.size):
+        s = stage[i]
+        t = 0.0
+        a = 0.0
+        if s == 0:
+            if age[i] >= min_age:
+                r = ex32[i] * (c32[4] * age_entry[i])
+                if use_mult:
+                    r = r * entry_mult[i]
+                t = np.float64(r)
+                a = t
+        elif s == 1:
+            k0, k1, k2, k3 = _contacts_of(i, x, friends2, sib2, school2, vis32, district, c32,
+                                          c64)
+            sus = age_recruit[i] * ex32[i] * recruit_mult[i]
+            a = np.float64(sus) * (((k0 + k1) + k2) + k3)
+            des = c32[9] * ramp[i] * desist_mult[i]
+            t = a + np.float64(des)
+        elif s == 2:
+            prog = c32[10] * min(_ONE + yis[i], three) * sex_prog[i]
+            qm = np.float64(desist_mult[i])
+            rc_ = recruiter[i]
+            if rc_ >= 0 and status[rc_] != active:
+                qm = qm * c64[2]
+            a = np.float64(prog)
+            t = a + np.float64(c32[11] * ramp[i]) * qm
+        elif s == 3:
+            t = np.float64(c32[12] * ramp[i] * desist_mult[i])
+        total[i] = -t * week_len
+        rate_a[i] = a / t if t > 0 else 0.0
+
+
+def _decide_loop(stage, u, p_none, rate_share, x, friends2, sib2, school2, vis32, district, c32,
+                 c64, contacts):
+    """Pass 3: each youth's outcome from its uniform (see Involvement.compete), grouped by
+    outcome in slot order; the candidates' contacts go into `contacts`."""
+    n = stage.size
+    code = np.zeros(n, np.int8)
+    counts = np.zeros(N_OUTCOMES, np.int64)
+    for i in range(n):
+        s = stage[i]
+        p_any = -p_none[i]
+        if not u[i] < p_any:
+            continue
+        first = u[i] < p_any * rate_share[i]
+        if s == 0:
+            c = T_ENTRY
+        elif s == 1:
+            if first:
+                c = T_RECRUIT
+                k0, k1, k2, k3 = _contacts_of(i, x, friends2, sib2, school2, vis32, district,
+                                              c32, c64)
+                contacts[0, i] = k0
+                contacts[1, i] = k1
+                contacts[2, i] = k2
+                contacts[3, i] = k3
+            else:
+                c = T_DESIST1
+        elif s == 2:
+            c = T_PROMOTE if first else T_LEAVE2
+        else:
+            c = T_LEAVE3
+        code[i] = c
+        counts[c] += 1
+    starts = np.zeros(N_OUTCOMES + 1, np.int64)
+    for c in range(N_OUTCOMES):
+        starts[c + 1] = starts[c] + counts[c]
+    fill = starts[:N_OUTCOMES].copy()
+    order = np.empty(n - counts[0], np.int64)
+    for i in range(n):
+        c = code[i]
+        if c:
+            order[fill[c] - counts[0]] = i
+            fill[c] += 1
+    return order, starts[1:] - counts[0]
+
+
+if _jit is not None:
+    _rate_args_loop = _jit(_rate_args_loop)
+    _contacts_of = _jit(_contacts_of)
+    _rates_loop = _jit(_rates_loop)
+    _decide_loop = _jit(_decide_loop)
+
+
+def transitions(stage, age, min_age, u, x, betas, prot, boost, dev, use_prot, ex, vis, district,
+                coef, age_terms, entry_mult, recruit_mult, desist_mult, use_mult, yis, recruiter,
+                status, active, pressure, contacts):
+    """The week's stage transitions of every youth, or None without the kernels: three
+    compiled passes over the population (the hazards' exponents; the hazards; the outcomes)
+    around numpy's `exp` and `expm1`, instead of some forty numpy calls over the stage groups.
+    The hazards are Involvement.step's (its numpy code is the reference), in the same float
+    types and order; the dot products x·β are added one after the other where numpy calls BLAS,
+    whose last bit can differ, so a decision could change only where a uniform falls within
+    that rounding of its probability (about one chance in 10^10 a decision). Returns the youths
+    taking each outcome, grouped by outcome code (`T_*`) in slot order, as `(order, starts)`:
+    outcome c ≥ 1 is `order[starts[c - 1]:starts[c]]`; the candidates' recruitment contacts per
+    layer are written into columns of `contacts` (4, n)."""
+    if _jit is None:
+        return None
+    f = np.float32
+    c32 = np.array([coef["theta_protection"], coef["gamma_peer"], coef["gamma_sibling"],
+                    f(coef["gamma_place"]) * f(0.5), coef["entry_base_rate"],
+                    coef["recruit_susceptibility"], coef["recruit_rate_peer"],
+                    coef["recruit_rate_school"], coef["recruit_rate_place"],
+                    coef["desist_rate_stage1"], coef["progression_rate"],
+                    coef["desist_rate_stage2"], coef["desist_rate_stage3"]], np.float32)
+    c64 = np.array([coef["recruit_rate_sibling"], np.float64(f(pressure)),
+                    coef["exit_multiplier_recruiter_gone"]], np.float64)
+    from sim.recruitment import WEEK
+    n, vis32 = stage.size, vis.astype(f)
+    arg = np.empty(n, np.float32)
+    _rate_args_loop(stage, age, f(min_age), x, betas, prot, boost, dev, use_prot, ex["share"],
+                    ex["sib_inv"], vis32, district, c32, arg)
+    np.exp(arg, out=arg)
+    total, share_a = np.empty(n, np.float64), np.empty(n, np.float64)
+    _rates_loop(stage, age, f(min_age), x, ex["friends2"], ex["sib2"], ex["school2"], vis32,
+                district, c32, c64, arg, age_terms["entry"], entry_mult, age_terms["recruit"],
+                recruit_mult, age_terms["ramp"], desist_mult, yis, age_terms["sex_progress"],
+                recruiter, status, np.int8(active), use_mult, np.float64(WEEK), total, share_a)
+    np.expm1(total, out=total)
+    order, starts = _decide_loop(stage, u, total, share_a, x, ex["friends2"], ex["sib2"],
+                                 ex["school2"], vis32, district, c32, c64, contacts)
+    return order, starts

@@ -399,3 +399,29 @@ def test_measure_kernels_equal_numpy(monkeypatch):
             assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
         else:
             assert (a is None and b is None) or np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("scenario", [None, "scenarios/uvts_2024_2026.yaml"])
+def test_transition_kernel_gives_numpys_outcomes(monkeypatch, scenario):
+    """Who enters, desists, is recruited, promoted or leaves, and the candidates' contacts: the
+    three compiled passes give the numpy code's outcomes exactly, half a year into a run, for
+    the week's uniforms and for uniforms that put many youths near their probabilities."""
+    model = UmeaModel(seed=6, years=1, scenario=scenario)
+    for _ in range(26):
+        model.step()
+    inv = model.involvement
+    ex = inv.exposure(model)
+    rng = np.random.default_rng(6)
+    # the usual draw, then uniforms squeezed below 0.02 so that every kind of outcome happens
+    draws = [rng.random(model.pop.n, dtype=np.float32),
+             (rng.random(model.pop.n, dtype=np.float32) * np.float32(0.02))]
+    for u in draws:
+        got, got_contacts = inv.outcomes(model, u, ex)
+        with monkeypatch.context() as mp:
+            mp.setattr(kernels, "_jit", None)
+            ref, ref_contacts = inv.outcomes(model, u, ex)
+        assert len(got) == len(ref) == 6
+        for a, b in zip(got, ref, strict=True):
+            assert np.array_equal(a, b)
+        assert np.array_equal(got_contacts, ref_contacts)
+    assert all(g.size > 0 for g in got)  # every outcome was exercised by the second draw

@@ -84,6 +84,7 @@ class Involvement:
 
     def __init__(self, model: Any):
         self.turned_away = 0
+        self._contacts: np.ndarray | None = None  # candidates' contacts per layer (kernels)
 
     # ---- initial state --------------------------------------------------------------------------
     def initialise(self, model: Any) -> None:
@@ -206,9 +207,26 @@ class Involvement:
 
     # ---- the weekly process ---------------------------------------------------------------------
     def step(self, model: Any) -> None:
-        p, pop, st = model.p, model.pop, model.stage.copy()
-        u = model.streams.uniforms("transition", pop.n)
-        ex = self.exposure(model)
+        u = model.streams.uniforms("transition", model.pop.n)
+        (entry, desist1, cand, promote, leave2, leave3), contacts = self.outcomes(
+            model, u, self.exposure(model))
+        self.change(model, entry, NONE, NORM_BREAKING, "entry")
+        self.change(model, desist1, NORM_BREAKING, NONE, "desist_norm_breaking")
+        self.recruit(model, cand, contacts)
+        self.promote(model, promote)
+        self.leave(model, leave2, PERIPHERAL)
+        self.leave(model, leave3, MEMBER)
+
+    def outcomes(self, model: Any, u: np.ndarray, ex: dict[str, np.ndarray]
+                 ) -> tuple[list[np.ndarray], np.ndarray]:
+        """Who takes which way out of their stage this week, from the state at the start of the
+        step and one uniform each: the youths entering norm-breaking, desisting from it, drawn
+        into the periphery (candidates), promoted to members, leaving the periphery, leaving the
+        network, each in slot order; and the candidates' contact rates per layer (4, k)."""
+        fused = self.outcomes_compiled(model, u, ex)
+        if fused is not None:
+            return fused
+        p, pop, st = model.p, model.pop, model.stage
         i0, i1, i2, i3 = kernels.stage_groups(st, pop.age, ENTRY_MIN_AGE)
         ages = model.age_terms()
         entry = self.entry_rate(model, i0, ex, ages)
@@ -227,12 +245,28 @@ class Involvement:
         a1, b1 = compete(u[i1], recruit, desist1)
         a2, b2 = compete(u[i2], progress, quit2)
         _, b3 = compete(u[i3], 0.0, quit3)
-        self.change(model, i0[a0], NONE, NORM_BREAKING, "entry")
-        self.change(model, i1[b1], NORM_BREAKING, NONE, "desist_norm_breaking")
-        self.recruit(model, i1[a1], contacts[:, a1])
-        self.promote(model, i2[a2])
-        self.leave(model, i2[b2], PERIPHERAL)
-        self.leave(model, i3[b3], MEMBER)
+        return [i0[a0], i1[b1], i1[a1], i2[a2], i2[b2], i3[b3]], contacts[:, a1]
+
+    def outcomes_compiled(self, model: Any, u: np.ndarray, ex: dict[str, np.ndarray]
+                          ) -> tuple[list[np.ndarray], np.ndarray] | None:
+        """`outcomes` in three compiled passes (`kernels.transitions`, the same hazards in the
+        same float types and order), or None without the kernels."""
+        pop = model.pop
+        if self._contacts is None or self._contacts.shape[1] != pop.n:
+            self._contacts = np.zeros((len(rc.LAYERS), pop.n), np.float64)
+        measures = bool(model.measures.measures)
+        out = kernels.transitions(
+            model.stage, pop.age, ENTRY_MIN_AGE, u, pop.x, model.betas, pop.protection,
+            model.protection_boost, model.protection_dev, measures or model.mu_dev_active, ex,
+            model.visibility, pop.district, model.p, model.age_terms(), model.entry_mult,
+            model.recruit_mult, model.desist_mult, measures, model.years_in_stage,
+            model.recruiter, model.network.status, rc.ACTIVE,
+            self.pressure(model) * model.reach_mult, self._contacts)
+        if out is None:
+            return None
+        order, starts = out
+        groups = [order[starts[c - 1]:starts[c]] for c in range(1, kernels.N_OUTCOMES)]
+        return groups, self._contacts[:, groups[2]]
 
     def quit_mult(self, model: Any, idx: np.ndarray) -> np.ndarray:
         """Desistance multiplier of peripheral youths: exit support, and a recruiter gone."""
