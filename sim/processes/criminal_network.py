@@ -117,13 +117,14 @@ class CriminalNetworkProcess:
         return net.open_slots(self.youngers(model), model.p["recruiter_max_age"],
                               model.demand_mult)
 
-    def assign(self, model: Any, u: np.ndarray) -> np.ndarray:
+    def assign(self, model: Any, u: np.ndarray, open_: np.ndarray | None = None) -> np.ndarray:
         """Recruiters for new youngers (one uniform each): distinct open slots, -1 if none left.
 
         Each youngster takes the open slot at position ⌊u·open⌋ of the records' open slots;
-        clashes move to the next free slot."""
+        clashes move to the next free slot. `open_`: the records' open slots if the caller has
+        them for the network as it is now."""
         out = np.full(u.size, -1, np.int32)
-        open_ = self.open_slots(model)
+        open_ = self.open_slots(model) if open_ is None else open_
         total = int(open_.sum())
         take = min(u.size, total)
         if take == 0:

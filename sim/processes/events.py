@@ -27,7 +27,7 @@ class EventLog:
         self._details: dict[str, int] = {"": 0}
         self._kinds: dict[str, int] = {k: i for i, k in enumerate(KINDS)}
         self._tables: dict[tuple[str, ...], np.ndarray] = {}  # detail codes of log_coded's labels
-        self.persons: list[pd.DataFrame] = []  # persons who have left the model
+        self.persons: list[dict[str, Any]] = []  # persons who have left the model
 
     def _code(self, table: dict[str, int], value: str) -> int:
         code = table.get(value)
@@ -80,26 +80,33 @@ class EventLog:
         return sum(c[3].size for c in self._chunks)
 
     def leave(self, slots: np.ndarray) -> None:
-        """Youths in `slots` leave the model this week: keep their person rows."""
-        self.persons.append(self._person_rows(slots, exit_week=self.model.week))
+        """Youths in `slots` leave the model this week: keep their person rows (as arrays; the
+        table is made when asked for)."""
+        self.persons.append(self._person_arrays(slots, exit_week=self.model.week))
 
-    def _person_rows(self, slots: np.ndarray, exit_week: int | None) -> pd.DataFrame:
+    def _person_arrays(self, slots: np.ndarray, exit_week: int | None) -> dict[str, Any]:
         m, pop = self.model, self.model.pop
-        t = m.start_year + m.week / 52.0
+        return {"person_id": pop.person_id[slots], "household": pop.household[slots],
+                "boy": pop.boy[slots], "age": pop.age[slots], "district": pop.district[slots],
+                "entry_week": pop.entry_week[slots], "week": m.week, "exit_week": exit_week}
+
+    def _person_rows(self, rows: dict[str, Any]) -> pd.DataFrame:
+        m = self.model
+        t = m.start_year + rows["week"] / 52.0
         return pd.DataFrame({
-            "person_id": pop.person_id[slots], "household": pop.household[slots],
-            "sex": np.where(pop.boy[slots], "male", "female"),
-            "birth_year": np.round(t - pop.age[slots].astype(np.float64), 3),
-            "district": np.asarray(m.city.districts, object)[pop.district[slots]],
-            "entry_week": pop.entry_week[slots],
-            "exit_week": pd.array([exit_week] * len(slots), dtype="Int32"),
+            "person_id": rows["person_id"], "household": rows["household"],
+            "sex": np.where(rows["boy"], "male", "female"),
+            "birth_year": np.round(t - rows["age"].astype(np.float64), 3),
+            "district": np.asarray(m.city.districts, object)[rows["district"]],
+            "entry_week": rows["entry_week"],
+            "exit_week": pd.array([rows["exit_week"]] * len(rows["person_id"]), dtype="Int32"),
         })
 
     def person_table(self) -> pd.DataFrame:
         """One row per person ever in the model (those still in it have no exit week)."""
-        now = self._person_rows(np.arange(self.model.pop.n), exit_week=None)
-        return pd.concat([*self.persons, now], ignore_index=True).sort_values(
-            "person_id", ignore_index=True)
+        now = self._person_arrays(np.arange(self.model.pop.n), exit_week=None)
+        return pd.concat([self._person_rows(r) for r in (*self.persons, now)],
+                         ignore_index=True).sort_values("person_id", ignore_index=True)
 
     def person_ids(self, kind: str, detail: str | None = None,
                    age_below: float | None = None) -> np.ndarray:

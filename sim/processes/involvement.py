@@ -84,6 +84,7 @@ class Involvement:
 
     def __init__(self, model: Any):
         self.turned_away = 0
+        self._open: np.ndarray | None = None  # the records' open slots at this week's start
         self._contacts: np.ndarray | None = None  # candidates' contacts per layer (kernels)
 
     # ---- initial state --------------------------------------------------------------------------
@@ -202,7 +203,8 @@ class Involvement:
 
     def pressure(self, model: Any) -> float:
         """Recruiters' search pressure: open demand relative to its reference level."""
-        self.open_total = int(model.criminal_network.open_slots(model).sum())
+        self._open = model.criminal_network.open_slots(model)
+        self.open_total = int(self._open.sum())
         return (self.open_total / model.p["open_demand_ref"]) ** model.p["search_elasticity"]
 
     # ---- the weekly process ---------------------------------------------------------------------
@@ -303,8 +305,9 @@ class Involvement:
             return
         cum = np.cumsum(contacts, axis=0) / np.maximum(contacts.sum(axis=0), 1e-30)
         layer = (u_layer > cum).sum(axis=0).clip(0, len(rc.LAYERS) - 1)
+        # the open slots counted for this week's pressure: nothing has changed them since
         rec = model.criminal_network.assign(model, keyed_uniform(model.keys(KEY_ASSIGN, cand),
-                                                                 model.week))
+                                                                 model.week), self._open)
         model.recruiter[cand] = rec
         pop = model.pop
         for k, name in enumerate(rc.LAYERS):
