@@ -1254,3 +1254,25 @@ def transitions(stage, age, min_age, u, x, betas, prot, boost, dev, use_prot, ex
     order, starts = _decide_loop(stage, u, total, share_a, x, ex["friends2"], ex["sib2"],
                                  ex["school2"], vis32, district, c32, c64, contacts)
     return order, starts
+
+
+# ---- float32 uniforms from raw 64-bit outputs (issue 11) ---------------------------------------
+def _halves_loop(raw, out):
+    scale = np.float32(1.0 / 16777216.0)
+    for k in range(raw.size):
+        r = raw[k]
+        out[2 * k] = np.float32((r & np.uint64(0xFFFFFFFF)) >> np.uint64(8)) * scale
+        out[2 * k + 1] = np.float32(r >> np.uint64(40)) * scale
+
+
+if _jit is not None:
+    _halves_loop = _jit(_halves_loop)
+
+
+def halves_to_uniforms(raw: np.ndarray, out: np.ndarray) -> bool:
+    """See `sim.rng.halves_to_uniforms`; False without the kernels (exact integer arithmetic and
+    an exact conversion: the same numbers either way)."""
+    if _jit is None or out.size != 2 * raw.size:
+        return False
+    _halves_loop(raw, out)
+    return True

@@ -16,6 +16,17 @@ import numpy as np
 from sim import kernels
 
 
+def halves_to_uniforms(raw: np.ndarray, out: np.ndarray) -> None:
+    """float32 uniforms from 64-bit outputs as numpy's `random(dtype=float32)` makes them: the
+    low 32-bit half of each output, then the high half, each as its top 24 bits times 2**-24."""
+    if kernels.halves_to_uniforms(raw, out):
+        return
+    scale = np.float32(1.0 / 16777216.0)
+    np.multiply(((raw & np.uint64(0xFFFFFFFF)) >> np.uint64(8)).astype(np.float32), scale,
+                out=out[0::2])
+    np.multiply((raw >> np.uint64(40)).astype(np.float32), scale, out=out[1::2])
+
+
 def stream_key(name: str) -> int:
     """A stable 32-bit key for a stream name (crc32; Python's hash() is salted per process)."""
     return zlib.crc32(name.encode("utf-8"))
@@ -50,7 +61,22 @@ class Streams:
         shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(k) for k in shape)
         if buf is None or buf.shape != shape:
             buf = self._buffers[name] = np.empty(shape, np.float32)
-        return self[name].random(shape, dtype=np.float32, out=buf)
+        gen = self[name]
+        bg = gen.bit_generator
+        if buf.size % 2 or not buf.size or not isinstance(bg, np.random.PCG64):
+            return gen.random(shape, dtype=np.float32, out=buf)
+        st = bg.state
+        if st["has_uint32"]:  # a half left over from an odd draw before: numpy's own path
+            return gen.random(shape, dtype=np.float32, out=buf)
+        # numpy makes each float32 from one 32-bit half of a 64-bit output (low half, then the
+        # high half it keeps for the next number): taking the outputs raw and splitting them is
+        # the same numbers and half the calls; the state ends as numpy leaves it
+        raw = bg.random_raw(buf.size // 2)
+        halves_to_uniforms(raw, buf.reshape(-1))
+        st = bg.state
+        st["uinteger"] = int(raw[-1] >> np.uint64(32))
+        bg.state = st
+        return buf
 
     def uniforms_at(self, name: str, total: int, positions: np.ndarray) -> np.ndarray:
         """The float32 uniforms at `positions` (sorted or not, within [0, total)) of a draw of

@@ -172,6 +172,26 @@ def test_buffered_uniforms_are_the_streams_numbers():
     assert a.uniforms("risk", 7).shape == (7,)
 
 
+@pytest.mark.parametrize("compiled", [True, False])
+def test_uniforms_from_raw_outputs_are_numpys_draws_and_state(monkeypatch, compiled):
+    """Even draws are made from raw 64-bit outputs split in halves: the same float32 numbers as
+    numpy's `random(dtype=float32)` and the same generator state after, also around odd draws
+    (a half carried over) and for the neighbours of the draw in the stream."""
+    from sim.rng import Streams
+
+    if not compiled:
+        monkeypatch.setattr(kernels, "_jit", None)
+    a, b = Streams(9), Streams(9)
+    for shape in [(27100, 6), 27100, 7, (3, 2), 1, 10, (50, 6)]:
+        got = a.uniforms("risk", shape).copy()
+        ref = b["risk"].random(shape, dtype=np.float32)
+        assert got.shape == ref.shape and np.array_equal(got, ref)
+        assert a["risk"].bit_generator.state == b["risk"].bit_generator.state
+    assert np.array_equal(a["risk"].random(5), b["risk"].random(5))
+    u = a.uniforms("risk", 200_000)
+    assert 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.005
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_peer_ties_kernel_equals_numpy(monkeypatch, seed):
     """The friendship network formed in one compiled pass equals the numpy one: same ties, same
