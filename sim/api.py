@@ -201,7 +201,7 @@ def iter_pairs(scens: list[Scenario], seed: int, replicates: range | list[int],
             yield [runner.run_replicate(s, r, seed, ov) for s in scens]
         return
     own = pool is None
-    ex = pool or ProcessPoolExecutor(max_workers=workers)
+    ex = pool or ProcessPoolExecutor(max_workers=workers, mp_context=runner.pool_context())
     try:
         futs: dict[Future, tuple[int, int]] = {
             ex.submit(runner.run_replicate, s, r, seed, ov): (r, k)

@@ -75,6 +75,7 @@ def _run(args: argparse.Namespace) -> int:
     confirm_runs(reps, args.yes, args.scenario, "replicates", f"{reps:,} runs")
     out = Path(args.out) if args.out else Path("results") / safe_name(scen.name)
     workers = args.workers or runner.default_workers(reps)
+    runner.start_workers_early(workers)
     t0 = time.perf_counter()
     with OutputFolder(out, "run"):
         draws = ensemble.from_args(args)  # ensemble parameters / drawn effects, or None
@@ -141,7 +142,7 @@ def _compare(args: argparse.Namespace) -> int:
         Path("results") / safe_name("compare_" + "_vs_".join(names))
     args.out = str(out)
     with OutputFolder(out, "compare"):
-        return compare_main(args)
+        return compare_main(args, scens)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -238,11 +239,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _start_workers_early(argv: list[str]) -> None:
+    """For `run` and `compare` with more than one worker, start the workers' server before the
+    engine is imported here, so that both import at once (see sim.workers)."""
+    if not argv or argv[0] not in ("run", "compare") or "-h" in argv or "--help" in argv:
+        return
+    workers = os.cpu_count() or 1
+    for k, a in enumerate(argv):
+        value = a.split("=", 1)[1] if a.startswith("--workers=") else \
+            (argv[k + 1] if a == "--workers" and k + 1 < len(argv) else None)
+        if value is not None:
+            workers = int(value) if value.strip().isdigit() else 1  # argparse reports the error
+    from sim.workers import start_workers_early
+
+    start_workers_early(workers)
+
+
 def main(argv: list[str] | None = None) -> int:
     """`uvts ...`; returns the exit status (see the module docstring)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("UVTS_DEBUG", "") == "1"
     argv = [a for a in argv if a != "--debug"]
+    _start_workers_early(argv)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse has already printed

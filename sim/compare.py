@@ -12,6 +12,7 @@ Each department's contribution to the first scenario is measured by leaving its 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -291,11 +292,14 @@ def _check_horizons(scens: list[Scenario]) -> None:
                                     "to compare pair by pair", getattr(s, field))
 
 
-def compare_main(args: argparse.Namespace) -> int:
-    """`uvts compare A.yaml B.yaml [...]`: paired runs, tables, figures, contributions."""
+def compare_main(args: argparse.Namespace, scens: list[Scenario] | None = None) -> int:
+    """`uvts compare A.yaml B.yaml [...]`: paired runs, tables, figures, contributions
+    (`scens`: the scenarios of `args.scenarios` if the caller has loaded them already)."""
     if len(args.scenarios) < 2:
         raise ScenarioError("command line", "scenarios", "two or more scenario files")
-    scens = [load_scenario(p) for p in args.scenarios]
+    runner.start_workers_early(args.workers or os.cpu_count() or 1)
+    if scens is None:
+        scens = [load_scenario(p) for p in args.scenarios]
     _check_horizons(scens)
     first = scens[0]
     seed = first.seed if args.seed is None else args.seed

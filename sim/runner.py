@@ -23,6 +23,7 @@ from sim.params import resolve
 from sim.results import Recorder, summarise
 from sim.rng import replicate_seed
 from sim.scenario import Scenario, load_scenario
+from sim.workers import pool_context, start_workers_early  # noqa: F401 (re-exported)
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
@@ -89,7 +90,8 @@ def run_many(tasks: list[tuple], workers: int = 1, desc: str = "runs",
     else:
         from sim.sweep import children_ignore_sigint
 
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint,
+                                   mp_context=pool_context())
         try:
             with children_ignore_sigint():  # the workers start here
                 results = pool.map(_run_task, tasks)

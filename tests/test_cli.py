@@ -75,3 +75,24 @@ def test_uvts_sweep_and_analyze_commands(tmp_path):
     assert main(["analyze", str(out)]) == 0
     sobol = pd.read_csv(out / "analysis" / "sobol.csv")
     assert set(sobol["parameter"]) == {"x1", "x2", "x3"}
+
+
+def test_workers_fork_from_a_preloaded_server(monkeypatch):
+    """Workers are forked from one server that imported the engine (not spawned to import it
+    each), and `run`/`compare` start that server before they import the engine themselves."""
+    import multiprocessing
+
+    from sim import cli, workers
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no forkserver on this platform")
+    ctx = workers.pool_context()
+    assert ctx.get_start_method() == "forkserver"
+    started: list[int] = []
+    monkeypatch.setattr(workers, "start_workers_early", started.append)
+    cli._start_workers_early(["compare", "a.yaml", "b.yaml", "--workers", "3"])
+    cli._start_workers_early(["run", "a.yaml", "--workers=1"])
+    cli._start_workers_early(["run", "a.yaml", "--workers", "x"])
+    cli._start_workers_early(["sweep", "e.yaml"])
+    cli._start_workers_early(["compare", "--help"])
+    assert started == [3, 1, 1]
