@@ -141,10 +141,13 @@ def compare_with(args: argparse.Namespace, refs: list[str]) -> None:
               f"{v['run_s']:.2f} s, set-up {v['setup_s']:.2f} s, imports {v['import_s']:.2f} s, "
               f"peak RSS {v['peak_mb']:.0f} MB")
     a = med["this tree"]
+    fastest = {k: min(r["run_s"] for r in v) for k, v in res.items()}
     for ref in refs:
         b = med[ref]
         print(f"ratio this tree / {ref}: step {a['step_ms'] / b['step_ms']:.3f}, full run "
-              f"{a['run_s'] / b['run_s']:.3f} (speed-up {b['run_s'] / a['run_s']:.2f}x)")
+              f"{a['run_s'] / b['run_s']:.3f} (speed-up {b['run_s'] / a['run_s']:.2f}x); "
+              f"fastest runs {fastest['this tree']:.2f} s / {fastest[ref]:.2f} s (speed-up "
+              f"{fastest[ref] / fastest['this tree']:.2f}x: the least disturbed by other load)")
 
 
 if __name__ == "__main__":
