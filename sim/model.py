@@ -25,10 +25,8 @@ wires the processes of `sim.processes`, each in its own module with its own `ste
 
 from __future__ import annotations
 
-import gc
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from functools import partial
 from itertools import count
 from pathlib import Path
@@ -231,10 +229,6 @@ class UmeaModel(mesa.Model):
         without Mesa's per-agent debug message and set bookkeeping, which were most of a model's
         set-up time. If Mesa's registers are not the ones this was written for (Mesa 3.1-3.3), it
         falls back to creating them one by one."""
-        with gc_paused():  # tens of thousands of new objects: no collector passes over them
-            self._add_youths(slots)
-
-    def _add_youths(self, slots: Any) -> None:
         slots, cls = [int(s) for s in slots], self.agent_class
         if cls.__init__ is not Youth.__init__ or not self._bulk_registers():
             list(map(partial(cls, self), slots))
@@ -384,36 +378,16 @@ class UmeaModel(mesa.Model):
             self.running = False
 
     def run(self, progress: Any = None) -> Recorder:
-        """Run all weeks of the horizon; `progress` is an optional callable(week).
-
-        Python's cyclic garbage collector is paused meanwhile (see `gc_paused`)."""
-        with gc_paused():
-            while self.running:
-                self.step()
-                if progress is not None:
-                    progress(self.week)
+        """Run all weeks of the horizon; `progress` is an optional callable(week)."""
+        while self.running:
+            self.step()
+            if progress is not None:
+                progress(self.week)
         return self.recorder
 
     def release(self) -> None:
         """Kept for callers of earlier versions: models now free themselves (weak id counters)."""
         Youth._ids.pop(self, None)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for a block, restoring its state after.
-
-    The engine's state lives in arrays and a run leaves next to no cyclic garbage (7 objects
-    after a ten-year run with the plan), but the collector's full passes still walk every
-    tracked object, the Mesa agents among them (0.13 s a pass, about 6 % of a run: issue 11).
-    Garbage without cycles is freed at once as always; the collector resumes after the block."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _load(scenario: Any) -> Any:

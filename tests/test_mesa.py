@@ -55,35 +55,3 @@ def test_solara_viz_steps_and_resets_the_model():
     assert model.steps == 1 and len(model.datacollector.get_model_vars_dataframe()) == 1
     rc.find(v.Btn, children=["Reset"]).widget.click()  # builds a new UmeaModel from its params
     rc.close()
-
-
-def test_run_pauses_the_cyclic_collector_and_restores_it():
-    """`run` pauses Python's cyclic garbage collector for the run (the engine leaves next to no
-    cyclic garbage) and restores it after, also when it was off, and after an error."""
-    import gc
-
-    from sim.model import UmeaModel, gc_paused
-
-    model = UmeaModel(seed=3, years=1)
-    seen: list[bool] = []
-    model.run(progress=lambda week: seen.append(gc.isenabled()))
-    assert len(seen) == 52 and not any(seen)
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with gc_paused():
-            pass
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
-    with pytest.raises(RuntimeError), gc_paused():
-        raise RuntimeError("a failing step")
-    assert gc.isenabled()
-    # nothing cyclic piles up during a run: with the model still alive, the collector finds
-    # only a handful of objects (the model itself, with its agents, is freed once dropped)
-    gc.collect()
-    kept = UmeaModel(seed=4, years=2)
-    kept.run()
-    assert gc.collect() < 1000
-    del kept
-    assert gc.collect() > 20_000
