@@ -32,7 +32,16 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def dashboard():
-    """`uvts dashboard` (Swedish by default) on a free local port, with small defaults."""
+    """`uvts dashboard` (Swedish by default) on a free local port, with small defaults.
+
+    The engine's compiled kernels are built first, here (Numba keeps them on disk), as on any
+    machine that has run the model once: on a fresh clone the server and its workers would
+    otherwise each compile them (about 25 s of CPU each) while the pages wait."""
+    from sim.model import UmeaModel
+
+    warm = UmeaModel(seed=0, years=1, scenario=str(ROOT / "scenarios" / "uvts_2024_2026.yaml"))
+    for _ in range(5):
+        warm.step()
     port = _free_port()
     env = {**os.environ, "UVTS_DASHBOARD_YEARS": "2", "UVTS_DASHBOARD_REPLICATES": "2",
            "UVTS_SCENARIOS": str(ROOT / "scenarios")}
