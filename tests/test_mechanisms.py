@@ -267,6 +267,23 @@ def test_fidelity_zero_gives_the_counterfactual_at_the_measures_cost():
     assert cost == pytest.approx(3 * 5_200_000 * 2)
 
 
+def test_a_reporting_measure_that_reaches_nobody_changes_nothing_bit_for_bit():
+    """Per-youth report multipliers (here all 1: a programme with no places) must not change how
+    often the report hazards see the risk factors. Before, a plan with such a measure
+    recomputed them every week and its counterfactual every fourth week: 22 fewer reports in
+    two years on this small city, which no measure caused."""
+    spec = InterventionSpec(id="no_places", type="programme", capacity_per_year=0, uptake=1.0,
+                            target={"ages": [10, 17]}, duration_weeks=52,
+                            effects=[eff("reports", 1.0)])
+    base, idle = run([], years=2, seed=3), run([spec], years=2, seed=3)
+    assert idle.measures.reports and idle.measures.programmes[0].ledger["started"] == 0
+    assert base.social.reports.sum() > 1000
+    assert np.array_equal(base.social.reports, idle.social.reports)
+    assert np.array_equal(base.recorder.stage_counts, idle.recorder.stage_counts)
+    assert np.array_equal(base.recorder.flows[:, :, OUTCOME_FLOWS],
+                          idle.recorder.flows[:, :, OUTCOME_FLOWS])
+
+
 # ---- ledgers ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -116,16 +116,21 @@ class SocialServices:
     def weekly_probs(self, model: Any) -> np.ndarray:
         """Probability of any report (or, from 18, any contact) per youth this week.
 
-        Recomputed in full every RATE_EVERY weeks (or when a measure changes the channels); in
-        between only for youths whose stage changed, who were reported last week (a concern
-        becomes recent) or whose report stopped being recent: the same values as a full
-        recomputation with the monthly base rates, at a fraction of the cost."""
+        The risk-factor part (`_base_rates`) is recomputed every RATE_EVERY weeks, or when a
+        measure changes the channels, on the same schedule in every scenario: a plan whose
+        measures set per-youth report multipliers sees the risk factors as often as one without
+        (before, such plans recomputed it every week, a difference from their counterfactual that
+        no measure caused). With multipliers in force the weekly probabilities are recomputed in
+        full from those parts; without, only for youths whose stage changed, who were reported
+        last week (a concern becomes recent) or whose report stopped being recent: the same
+        values as a full recomputation, at a fraction of the cost."""
         share = self._share = self._shares(model)
         key = tuple(share.ravel())
-        if (self._rate_week < 0 or model.week - self._rate_week >= RATE_EVERY or key != self._key
-                or model.report_mult_active):
+        if self._rate_week < 0 or model.week - self._rate_week >= RATE_EVERY or key != self._key:
             self._base_rates(model, share)
             self._key = key
+            self._p = self._rates_of(model, None)
+        elif model.report_mult_active:
             self._p = self._rates_of(model, None)
         else:
             # youths whose stage changed since (the involvement process lists them), whose concern
