@@ -1002,7 +1002,41 @@ def _strongest_loop(slots, dose, part, eff, reports, any_rep):
     return uniq[:m].copy(), best, rep
 
 
+def _dev_sums_loop(devs, eff, mu, prot, logs):
+    n_dev, n = devs.shape
+    nk = mu.shape[1]
+    any_shift = False
+    any_log = False
+    for i in range(n):
+        for k in range(nk):
+            mu[i, k] = _ZERO
+        prot[i] = _ZERO
+        for d in range(n_dev):  # measure by measure, as the numpy loop adds them
+            v = devs[d, i]
+            for k in range(nk):
+                e = eff[d, k]
+                if e != _ZERO:
+                    mu[i, k] += v * e
+            e = eff[d, nk]
+            if e != _ZERO:
+                prot[i] -= v * e
+            for j in range(3):
+                e = eff[d, nk + 1 + j]
+                if e != _ZERO:
+                    logs[j, i] += v * e
+        for k in range(nk):
+            if mu[i, k] != _ZERO:
+                any_shift = True
+        if prot[i] != _ZERO:
+            any_shift = True
+        for j in range(3):
+            if logs[j, i] != _ZERO:
+                any_log = True
+    return any_shift, any_log
+
+
 if _jit is not None:
+    _dev_sums_loop = _jit(_dev_sums_loop)
     _eligible_loop = _jit(_eligible_loop)
     _spread_loop = _jit(_spread_loop)
     _strongest_loop = _jit(_strongest_loop)
@@ -1028,6 +1062,18 @@ def eligible(age: np.ndarray, lo: float, hi: float, district: np.ndarray,
                           age if risk is None else risk, F32(thr), risk is not None,
                           empty if exclude is None else exclude, exclude is not None,
                           empty if require is None else require, require is not None)
+
+
+def dev_sums(devs: np.ndarray, eff: np.ndarray, mu: np.ndarray, prot: np.ndarray,
+             logs: np.ndarray) -> tuple[bool, bool] | None:
+    """The lasting shifts of the developmental measures' doses (see
+    InterventionSet._update_dev) in one pass: `devs` (measures × youths) times each measure's
+    effect row `eff`, added measure by measure in float32 into `mu` (youths × factors, set),
+    `prot` (set, minus the protection effect) and `logs` (3 × youths, added to); returns whether
+    any factor or protection shift and any log hazard is non-zero, or None without the kernels."""
+    if _jit is None:
+        return None
+    return _dev_sums_loop(devs, eff, mu, prot, logs)
 
 
 def spread(slots: np.ndarray, dose: np.ndarray, siblings, dilution: float

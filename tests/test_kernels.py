@@ -421,6 +421,49 @@ def test_measure_kernels_equal_numpy(monkeypatch):
             assert (a is None and b is None) or np.array_equal(a, b)
 
 
+def test_lasting_doses_in_one_pass_equal_each_measures_update(monkeypatch):
+    """The developmental measures' doses decayed and summed in one pass (InterventionSet's
+    stacked rows, kernels.dev_sums) equal each measure's own `update_dev` and the numpy sums
+    measure by measure, bit for bit, a year and a half into the plan."""
+    from sim.interventions.measures import F32, Universal
+
+    model = UmeaModel.from_scenario("scenarios/uvts_2024_2026.yaml", seed=6, years=2)
+    for _ in range(78):
+        model.step()
+    ms = model.measures
+    assert len(ms.developmental) > 5 and all(m.dev.base is ms._devs for m in ms.developmental)
+    rng = np.random.default_rng(6)
+    ms._devs[:] = np.where(rng.random(ms._devs.shape) < 0.3, rng.random(ms._devs.shape), 0)
+    start = ms._devs.copy()
+    week = model.week + 8  # two intake rounds later: the doses decay by eight weeks
+
+    def state():
+        return (ms._devs.copy(), model.mu_dev.copy(), model.protection_dev.copy(),
+                model.mu_dev_active, None if ms._dev_mult is None else ms._dev_mult.copy())
+
+    ms._dev_week = model.week
+    ms._update_dev(model, week)
+    compiled = state()
+    ms._devs[:] = start
+    ms._dev_week = model.week
+    monkeypatch.setattr(kernels, "_jit", None)
+    ms._update_dev(model, week)
+    reference = state()
+    # each measure's own update (decay, then the enrolled's dose) gives the same doses
+    enrolled = {id(m): (s, d) for m, s, d in ms._enrolled}
+    for m, row in zip(ms.developmental, start, strict=True):
+        dev = row.copy()
+        dev *= F32(m.decay ** 8)
+        if id(m) in enrolled:
+            s, d = enrolled[id(m)]
+            dev[s] = np.maximum(dev[s], d)
+        if not isinstance(m, Universal) or not m.active(week):
+            assert np.array_equal(dev, m.dev)
+    assert compiled[3] and compiled[4] is not None and np.abs(compiled[1]).max() > 0
+    for a, b in zip(compiled, reference, strict=True):
+        assert np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b
+
+
 @pytest.mark.parametrize("scenario", [None, "scenarios/uvts_2024_2026.yaml"])
 def test_transition_kernel_gives_numpys_outcomes(monkeypatch, scenario):
     """Who enters, desists, is recruited, promoted or leaves, and the candidates' contacts: the

@@ -57,6 +57,13 @@ class InterventionSet:
             if m.esc.mandated_contact:
                 self.consent.mandate = m.esc
         self.developmental = [m for m in self.measures if m.dev is not None]
+        # the lasting doses of all developmental measures as the rows of one array (each
+        # measure's `dev` is a view of its row): decayed in one operation, summed in one pass
+        self._devs = np.zeros((len(self.developmental), model.pop.n), F32)
+        for row, m in zip(self._devs, self.developmental, strict=True):
+            row[:] = m.dev
+            m.dev = row
+        self._dev_eff: np.ndarray | None = None  # their effect rows, stacked at the first use
         self.reports = any(m.reports for m in self.measures)
         self._members = [m.members(model) for m in self.universal]
         self._cache_key: tuple | None = None
@@ -250,23 +257,40 @@ class InterventionSet:
         weeks = 0 if self._dev_week < 0 else week - self._dev_week
         self._dev_week = week
         enrolled = {id(m): (s, d) for m, s, d in getattr(self, "_enrolled", [])}
+        # decay, as each measure's `update_dev` would (float32 factor, float32 product)
+        self._devs *= np.array([F32(m.decay ** weeks) for m in self.developmental], F32)[:, None]
         for m in self.developmental:
             if isinstance(m, Universal):
                 k = self.universal.index(m)
-                if m.active(week):
-                    slots, dose = m.spread(model, self._members[k],
-                                           np.ones(self._members[k].size, F32))
-                else:
-                    slots, dose = np.zeros(0, np.int64), np.zeros(0, F32)
+                if not m.active(week):
+                    continue
+                slots, dose = m.spread(model, self._members[k],
+                                       np.ones(self._members[k].size, F32))
+            elif id(m) in enrolled:
+                slots, dose = enrolled[id(m)]
             else:
-                slots, dose = enrolled.get(id(m), (np.zeros(0, np.int64), np.zeros(0, F32)))
-            m.update_dev(slots, dose, weeks)
+                continue
+            if slots.size:
+                m.dev[slots] = np.maximum(m.dev[slots], dose)
+        if self._dev_eff is None:
+            self._dev_eff = np.stack([m.behavioural() for m in self.developmental])
+        logs = np.zeros((3, model.pop.n), F32)  # lasting log hazards: entry, recruitment, −desist.
+        flags = kernels.dev_sums(self._devs, self._dev_eff, model.mu_dev, model.protection_dev,
+                                 logs)
+        if flags is None:
+            flags = self._dev_sums_numpy(model, logs)
+        model.mu_dev_active = flags[0]
+        self._dev_mult = np.exp(logs) if flags[1] else None
+        # The effective baselines need no rebuild here: the engine adds `mu_dev` itself, and the
+        # living baselines and target groups move only with the cohorts (`new_year`).
+
+    def _dev_sums_numpy(self, model: Any, logs: np.ndarray) -> tuple[bool, bool]:
+        """The lasting shifts of all measures' doses, measure by measure (kernels.dev_sums does
+        the same in one pass): whether any factor or protection shift, any log hazard."""
         n = model.pop.n
         mu = np.zeros((n, NK), F32)
         prot = np.zeros(n, F32)
-        logs = np.zeros((3, n), F32)  # lasting log hazards: entry, recruitment, −desistance
-        for m in self.developmental:
-            eff = m.behavioural()
+        for m, eff in zip(self.developmental, self._dev_eff, strict=True):
             for k in np.flatnonzero(eff[:NK]):
                 mu[:, k] += m.dev * eff[k]
             if eff[NK]:
@@ -276,10 +300,7 @@ class InterventionSet:
                     logs[j] += m.dev * eff[NK + 1 + j]
         model.mu_dev[:] = mu
         model.protection_dev[:] = prot
-        model.mu_dev_active = bool(mu.any() or prot.any())
-        self._dev_mult = np.exp(logs) if logs.any() else None
-        # The effective baselines need no rebuild here: the engine adds `mu_dev` itself, and the
-        # living baselines and target groups move only with the cohorts (`new_year`).
+        return bool(mu.any() or prot.any()), bool(logs.any())
 
     # ---- results ---------------------------------------------------------------------------
     def ledger(self) -> list[dict[str, Any]]:
