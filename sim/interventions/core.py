@@ -65,6 +65,13 @@ class InterventionSet:
             m.dev = row
         self._dev_eff: np.ndarray | None = None  # their effect rows, stacked at the first use
         self.reports = any(m.reports for m in self.measures)
+        self._system = [m for m in self.measures if m._has_system]  # the others do nothing there
+        # budgets: what each measure pays a week while in force (as Measure.cost computes it)
+        self._budget = [m.spec.cost_sek_per_year * m.spec.scale / 52.0 for m in self.measures]
+        self._starts = np.array([m.start_week for m in self.measures], np.int64)
+        self._ends = np.array([(1 << 62) if m.end_week is None else m.end_week
+                               for m in self.measures], np.int64)
+        self._own_cost = np.array([isinstance(m, Compulsory) for m in self.measures], bool)
         self._members = [m.members(model) for m in self.universal]
         self._cache_key: tuple | None = None
         self._dev_week = -1
@@ -91,7 +98,7 @@ class InterventionSet:
         if self.reports:  # per-youth report multipliers are set anew every week
             model.report_mult[:] = 1.0
             model.report_mult_active = True
-        for m in self.measures:
+        for m in self._system:
             m.apply_system(model, m.level(week) * m.spec.scale)
         self._apply_universal(model, week)
         for m in self.programmes:
@@ -104,7 +111,22 @@ class InterventionSet:
             m.apply(model)
         if week % INTAKE_EVERY == 0 or self._dev_week < 0:
             self._update_dev(model, week)
-        model.cost_this_step += sum(m.cost(week) for m in self.measures)
+        model.cost_this_step += self._week_cost(week)
+
+    def _week_cost(self, week: int) -> float:
+        """This week's budgets of the measures in force, added to their ledgers (Measure.cost
+        for each, with the same sums: a measure not in force adds 0.0, which changes nothing)."""
+        total = 0
+        on = (week >= self._starts) & (week < self._ends)
+        for k in np.flatnonzero(on | self._own_cost).tolist():
+            m = self.measures[k]
+            if self._own_cost[k]:  # placements paid per youth-week, to its ledger only
+                total += m.cost(week)
+            elif on[k]:
+                c = self._budget[k]
+                m.ledger["cost_sek"] += c
+                total += c
+        return total
 
     # ---- universal measures ----------------------------------------------------------------
     def _apply_universal(self, model: Any, week: int) -> None:
