@@ -1005,34 +1005,29 @@ def _strongest_loop(slots, dose, part, eff, reports, any_rep):
 def _dev_sums_loop(devs, eff, mu, prot, logs):
     n_dev, n = devs.shape
     nk = mu.shape[1]
-    any_shift = False
-    any_log = False
+    cols = np.zeros((nk, n), np.float32)  # the factor shifts factor by factor (contiguous rows)
+    for i in range(n):
+        prot[i] = _ZERO
+    for d in range(n_dev):  # measure by measure and channel by channel, as numpy adds them
+        row = devs[d]
+        for c in range(eff.shape[1]):
+            e = eff[d, c]
+            if e == _ZERO:
+                continue
+            if c < nk:
+                out = cols[c]
+                for i in range(n):
+                    out[i] += row[i] * e
+            elif c == nk:
+                for i in range(n):
+                    prot[i] -= row[i] * e
+            else:
+                out = logs[c - nk - 1]
+                for i in range(n):
+                    out[i] += row[i] * e
     for i in range(n):
         for k in range(nk):
-            mu[i, k] = _ZERO
-        prot[i] = _ZERO
-        for d in range(n_dev):  # measure by measure, as the numpy loop adds them
-            v = devs[d, i]
-            for k in range(nk):
-                e = eff[d, k]
-                if e != _ZERO:
-                    mu[i, k] += v * e
-            e = eff[d, nk]
-            if e != _ZERO:
-                prot[i] -= v * e
-            for j in range(3):
-                e = eff[d, nk + 1 + j]
-                if e != _ZERO:
-                    logs[j, i] += v * e
-        for k in range(nk):
-            if mu[i, k] != _ZERO:
-                any_shift = True
-        if prot[i] != _ZERO:
-            any_shift = True
-        for j in range(3):
-            if logs[j, i] != _ZERO:
-                any_log = True
-    return any_shift, any_log
+            mu[i, k] = cols[k, i]
 
 
 if _jit is not None:
@@ -1073,7 +1068,8 @@ def dev_sums(devs: np.ndarray, eff: np.ndarray, mu: np.ndarray, prot: np.ndarray
     any factor or protection shift and any log hazard is non-zero, or None without the kernels."""
     if _jit is None:
         return None
-    return _dev_sums_loop(devs, eff, mu, prot, logs)
+    _dev_sums_loop(devs, eff, mu, prot, logs)
+    return bool(mu.any() or prot.any()), bool(logs.any())
 
 
 def spread(slots: np.ndarray, dose: np.ndarray, siblings, dilution: float
