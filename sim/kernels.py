@@ -1030,7 +1030,24 @@ def _dev_sums_loop(devs, eff, mu, prot, logs):
             mu[i, k] = cols[k, i]
 
 
+def _escalation_need_loop(stage, known, placed, declined, stage_any, stage_declined, risk,
+                          risk_declined, use_risk):
+    n = stage.size
+    out = np.zeros(n, np.bool_)
+    for i in range(n):
+        if not known[i] or placed[i]:
+            continue
+        s = stage[i]
+        inv = s >= 1 and s <= 3
+        if inv and s >= stage_any:
+            out[i] = True
+        elif declined[i] and ((inv and s >= stage_declined) or (use_risk and risk[i] >= risk_declined)):
+            out[i] = True
+    return out
+
+
 if _jit is not None:
+    _escalation_need_loop = _jit(_escalation_need_loop)
     _dev_sums_loop = _jit(_dev_sums_loop)
     _eligible_loop = _jit(_eligible_loop)
     _spread_loop = _jit(_spread_loop)
@@ -1057,6 +1074,25 @@ def eligible(age: np.ndarray, lo: float, hi: float, district: np.ndarray,
                           age if risk is None else risk, F32(thr), risk is not None,
                           empty if exclude is None else exclude, exclude is not None,
                           empty if require is None else require, require is not None)
+
+
+def escalation_need(stage: np.ndarray, known: np.ndarray, placed: np.ndarray,
+                    declined: np.ndarray, stage_any: int | None, stage_declined: int | None,
+                    risk: np.ndarray | None, risk_declined: float | None) -> np.ndarray | None:
+    """Mask of the youths the compulsory path considers (see Compulsory.candidates, without its
+    target group): known, not placed, and involved (stage 1-3) at `stage_any` or more, or having
+    declined voluntary help and involved at `stage_declined` or more or with mean risk at
+    `risk_declined` or more (compared in float32, as numpy compares a float32 array with a
+    Python number); a threshold of None never holds. None without the kernels."""
+    if _jit is None:
+        return None
+    never = np.int64(99)
+    use_risk = risk_declined is not None
+    return _escalation_need_loop(stage, known, placed, declined,
+                                 never if stage_any is None else np.int64(stage_any),
+                                 never if stage_declined is None else np.int64(stage_declined),
+                                 risk if use_risk else np.zeros(1, np.float32),
+                                 F32(risk_declined if use_risk else 0.0), use_risk)
 
 
 def dev_sums(devs: np.ndarray, eff: np.ndarray, mu: np.ndarray, prot: np.ndarray,

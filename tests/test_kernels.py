@@ -421,6 +421,36 @@ def test_measure_kernels_equal_numpy(monkeypatch):
             assert (a is None and b is None) or np.array_equal(a, b)
 
 
+def test_escalation_candidates_equal_numpy(monkeypatch):
+    """The compulsory path's candidates from the compiled passes equal numpy's, for the plan's
+    rule and for rules by stage only, by declined help only and by mean risk."""
+    model = UmeaModel.from_scenario("scenarios/uvts_2024_2026.yaml", seed=5, years=2)
+    for _ in range(40):
+        model.step()
+    comp = model.measures.compulsory[0]
+    rng = np.random.default_rng(5)
+    model.known[rng.random(model.pop.n) < 0.3] = True  # more known youths: more candidates
+    declined = rng.random(model.pop.n) < 0.3
+    rules = [comp.esc, *(comp.esc.model_copy(update=u) for u in (
+        {"stage_any": None}, {"stage_any": 1, "stage_declined": None},
+        {"stage_any": None, "stage_declined": None, "risk_declined": 0.45},
+        {"stage_declined": 1, "risk_declined": 0.5}))]
+
+    def cands():
+        out = []
+        for esc in rules:
+            monkeypatch.setattr(comp, "esc", esc)
+            out.append(comp.candidates(model, declined))
+        return out
+
+    compiled = cands()
+    monkeypatch.setattr(kernels, "_jit", None)
+    reference = cands()
+    assert all(c.size > 0 for c in reference) and len({c.size for c in reference}) > 2
+    for a, b in zip(compiled, reference, strict=True):
+        assert np.array_equal(a, b)
+
+
 def test_lasting_doses_in_one_pass_equal_each_measures_update(monkeypatch):
     """The developmental measures' doses decayed and summed in one pass (InterventionSet's
     stacked rows, kernels.dev_sums) equal each measure's own `update_dev` and the numpy sums

@@ -503,6 +503,12 @@ class Compulsory(Measure):
 
     def candidates(self, model: Any, declined: np.ndarray) -> np.ndarray:
         e, st = self.esc, model.stage
+        need = kernels.escalation_need(st, known(model), self.placed, declined, e.stage_any,
+                                       e.stage_declined, None if e.risk_declined is None
+                                       else model.mean_risk(), e.risk_declined)
+        if need is not None:  # the same youths in two compiled passes
+            pool = self._eligible_compiled(model, None, need)
+            return np.flatnonzero(pool if pool is not None else need & self.eligible(model))
         inv = (st >= 1) & (st <= 3)
         need = np.zeros(model.pop.n, bool)
         if e.stage_any is not None:
