@@ -100,6 +100,38 @@ def test_school_year_keeps_mesa_registers_consistent(short_run):
     assert max(a.unique_id for a in current) == model.pop.n + newcomers
 
 
+def test_agents_made_on_demand_are_the_agents_made_as_youths_came():
+    """The Mesa agents are made when first asked for: the same agents (ids, slots, order of
+    `agents` and of Mesa's registers, the id counter) as a model whose agents were made from the
+    start and replaced at each school year, and the same run."""
+    from sim.model import UmeaModel, Youth
+
+    def run(eager: bool) -> UmeaModel:
+        model = UmeaModel(seed=11, years=3)
+        if eager:
+            assert len(model.agents) == model.pop.n  # asking makes them now
+        assert model._deferred is not eager
+        while model.week < 110:  # two school years: the second year's leavers are mid-table
+            model.step()
+        return model
+
+    eager, lazy = run(True), run(False)
+    assert lazy._deferred and len(lazy._all_agents) == 0  # nothing made during the run
+    assert np.array_equal(eager.recorder.stage_counts, lazy.recorder.stage_counts)
+
+    def registers(m: UmeaModel) -> list:
+        return [[(a.unique_id, a.slot) for a in agents] for agents in
+                (m.agents, m.agents_by_type[Youth], m._agents, m.agent_of_slot)]
+
+    got, want = registers(lazy), registers(eager)
+    assert not lazy._deferred and got == want
+    assert want[0] != sorted(want[0], key=lambda t: t[1])  # newcomers come after the others
+    assert next(Youth._ids[lazy]) == next(Youth._ids[eager]) == lazy._uid_next
+    lazy.add_youths([3])  # after that, youths come as before
+    eager.add_youths([3])
+    assert registers(lazy) == registers(eager)
+
+
 def test_risk_by_district_follows_newcomers():
     """After a school year the district means of the risk factors are over the youths living in
     each district now: newcomers in reused slots may live elsewhere than those they replaced
