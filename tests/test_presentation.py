@@ -94,6 +94,26 @@ def test_typed_categories_follow_first_appearance_and_documented_orders():
     assert t["count"].dtype == np.int32
 
 
+def test_long_tables_label_columns_are_the_row_by_row_strings():
+    """The label columns of the long tables (taken from the few labels) are the frames pandas
+    makes from one string per row: values, order and dtype."""
+    from sim.model import UmeaModel
+    from sim.results import ALL_FACTORS, FLOWS, STAGES, flow_table, risk_table, stage_table
+
+    model = UmeaModel(seed=3, years=1)
+    for _ in range(9):
+        model.step()
+    rec, d = model.recorder, model.city.districts
+    for table, labels, name in ((stage_table, STAGES, "stage"), (flow_table, FLOWS, "flow"),
+                                (risk_table, ALL_FACTORS, "factor")):
+        df = table(rec, d, 2024)
+        n_rows, k = len(df), len(labels)
+        want = pd.DataFrame({
+            "district": np.tile(np.repeat(np.array(d, object), k), n_rows // (len(d) * k)),
+            name: np.tile(np.array(labels, object), n_rows // k)})
+        pd.testing.assert_frame_equal(df[["district", name]], want)
+
+
 def test_data_dictionary_lists_every_column(compared):
     out, _ = compared
     text = (ROOT / "docs" / "data_dictionary.md").read_text(encoding="utf-8")
