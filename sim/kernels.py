@@ -274,6 +274,12 @@ if _jit is not None:
     _keyed_uniforms_loop = _jit(_keyed_uniforms_loop)
 
 
+def loaded() -> list[str]:
+    """Names of the compiled kernels this process has loaded or compiled so far."""
+    return sorted(name for name, f in globals().items()
+                  if name.endswith("_loop") and getattr(f, "signatures", None))
+
+
 # ---- the engine's entry points ----------------------------------------------------------------
 def risk_week(x: np.ndarray, mu: np.ndarray, mu_dev: np.ndarray | None, peer_mean: np.ndarray,
               pull: np.ndarray, kappa: float, sigma: float, u: np.ndarray, shock_u: np.ndarray,

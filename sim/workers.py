@@ -11,11 +11,13 @@ def pool_context() -> BaseContext:
     """Worker processes are forked from a server process that imported the engine once
     ("forkserver", with `sim.runner` preloaded), so that each worker does not import numpy,
     pandas, Mesa and the engine again (about 2-3 s a worker under "spawn", which Mesa's batch
-    runner makes the default). Where there is no forkserver (Windows, macOS), spawn."""
+    runner makes the default), and that loaded the compiled kernels by running a tiny model
+    (`sim.warm`; 0.5-0.7 s a worker otherwise, at its first run). Where there is no forkserver
+    (Windows, macOS), spawn."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["__main__", "sim.runner"])
+    ctx.set_forkserver_preload(["__main__", "sim.runner", "sim.warm"])
     return ctx
 
 

@@ -96,3 +96,21 @@ def test_workers_fork_from_a_preloaded_server(monkeypatch):
     cli._start_workers_early(["sweep", "e.yaml"])
     cli._start_workers_early(["compare", "--help"])
     assert started == [3, 1, 1]
+
+
+def test_workers_start_with_the_kernels_loaded():
+    """The workers' server ran a tiny model before forking them: a worker has the engine's and
+    the measures' compiled kernels before its first run."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from sim import kernels, workers
+
+    if "forkserver" not in multiprocessing.get_all_start_methods() or kernels.ENGINE != "numba":
+        pytest.skip("no forkserver or no Numba here")
+    with ProcessPoolExecutor(1, mp_context=workers.pool_context()) as pool:
+        loaded = pool.submit(kernels.loaded).result()
+    for name in ("_risk_week_loop", "_peer_mean_loop", "_rates_loop", "_peer_ties_loop",
+                 "_report_rates_loop", "_eligible_loop", "_strongest_loop", "_dev_sums_loop",
+                 "_escalation_need_loop"):
+        assert name in loaded, name
