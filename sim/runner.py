@@ -12,18 +12,21 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from sim.interventions import InterventionSpec
-from sim.model import UmeaModel
 from sim.params import resolve
 from sim.results import Recorder, summarise
 from sim.rng import replicate_seed
 from sim.scenario import Scenario, load_scenario
 from sim.workers import pool_context, start_workers_early  # noqa: F401 (re-exported)
+
+if TYPE_CHECKING:
+    from sim.model import UmeaModel
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
@@ -53,6 +56,8 @@ def build_model(scenario: Scenario, seed: int, overrides: Mapping[str, float] | 
     """A model for `scenario` with parameter `overrides` on top of the scenario's own."""
     params = resolve({**scenario.parameters, **(overrides or {})},
                      where=f"{scenario.source_file or scenario.name}: parameters")
+    from sim.model import UmeaModel  # here: a parent that only hands runs to workers needs no Mesa
+
     return UmeaModel(params=params, seed=seed, years=scenario.years,
                      start_year=scenario.start_year,
                      interventions=scenario.specs() if specs is None else specs)

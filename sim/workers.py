@@ -17,7 +17,7 @@ def pool_context() -> BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["__main__", "sim.runner", "sim.warm"])
+    ctx.set_forkserver_preload(["__main__", "sim.runner", "sim.model", "sim.warm"])
     return ctx
 
 
