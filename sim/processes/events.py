@@ -18,6 +18,13 @@ KINDS = ("stage_change", "stage_at_start", "report_of_concern", "investigation",
          "placement", "entered_model")
 
 
+def table_age(age: np.ndarray) -> np.ndarray:
+    """Ages as the event table shows them: in years, truncated (not rounded) to three decimals,
+    so that a youth counted as a child by the engine (age < 18) is under 18 in the table too;
+    rounding showed 17.9996 as 18.0."""
+    return np.floor(age.astype(np.float64) * 1000.0) / 1000.0
+
+
 class EventLog:
     """Append-only log of events as chunks of arrays."""
 
@@ -111,7 +118,7 @@ class EventLog:
     def person_ids(self, kind: str, detail: str | None = None,
                    age_below: float | None = None) -> np.ndarray:
         """Person ids of the events of `kind` (with `detail`, at an age below `age_below` as the
-        table rounds it), in the order logged: the same as selecting them from `table()`,
+        table shows it), in the order logged: the same as selecting them from `table()`,
         without making the table (its person join and string columns cost a quarter of a
         second for ten years of the plan)."""
         k = self._kinds.get(kind)
@@ -126,7 +133,7 @@ class EventLog:
             if d is not None:
                 keep &= np.asarray(det) == d
             if age_below is not None:
-                keep &= np.round(age.astype(np.float64), 3) < age_below
+                keep &= table_age(age) < age_below
             out.append(pid[keep])
         return np.concatenate(out).astype(np.int64, copy=False) if out else np.zeros(0, np.int64)
 
@@ -149,7 +156,7 @@ class EventLog:
         return pd.DataFrame({
             "week": week, "year": m.start_year + week // 52, "person_id": pid,
             "household": who["household"].to_numpy(), "sex": who["sex"].to_numpy(),
-            "age": np.round(age.astype(np.float64), 3), "district": who["district"].to_numpy(),
+            "age": table_age(age), "district": who["district"].to_numpy(),
             "kind": np.array(list(self._kinds), object)[kind],
             "detail": np.array(list(self._details), object)[det],
         })
