@@ -1340,23 +1340,157 @@ def transitions(stage, age, min_age, u, x, betas, prot, boost, dev, use_prot, ex
     return order, starts
 
 
-# ---- float32 uniforms from raw 64-bit outputs (issue 11) ---------------------------------------
-def _halves_loop(raw, out):
-    scale = np.float32(1.0 / 16777216.0)
-    for k in range(raw.size):
-        r = raw[k]
-        out[2 * k] = np.float32((r & np.uint64(0xFFFFFFFF)) >> np.uint64(8)) * scale
-        out[2 * k + 1] = np.float32(r >> np.uint64(40)) * scale
+# ---- counter-based weekly draws (issue 11) -----------------------------------------------------
+# A weekly stream is the SplitMix64 sequence (Steele, Lea & Flood 2014) started at a key of
+# (seed, stream name, week) (`sim.rng.week_key`): its number k is the low (k even) or high (k odd)
+# 32-bit half of output k // 2, as its top 24 bits times 2**-24 (as numpy makes float32
+# uniforms). Any number can be made without the others, so a youth's numbers depend only on
+# (seed, stream, week, slot). The risk update makes its noise inside the compiled loop: youth i's
+# six factors take numbers 6i..6i+5 of the week's "risk" stream, its family-crisis draw number
+# 2i of the "shock" stream; nothing is drawn into memory.
+_F24 = np.float32(1.0 / 16777216.0)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_S8, _S32, _S40 = np.uint64(8), np.uint64(32), np.uint64(40)
+NOISE_PER_YOUTH = N_FACTORS // 2  # 64-bit outputs per youth and week
+assert N_FACTORS % 2 == 0
+
+
+def _halves_numpy(z: np.ndarray, out: np.ndarray) -> None:
+    np.multiply(((z & _LOW32) >> _S8).astype(np.float32), _F24, out=out[0::2])
+    np.multiply((z >> _S40).astype(np.float32), _F24, out=out[1::2])
+
+
+def _outputs_numpy(key: int | np.uint64, counters: np.ndarray) -> np.ndarray:
+    """Outputs `counters` (uint64) of the SplitMix64 sequence started at `key`."""
+    with np.errstate(over="ignore"):
+        z = counters * _GOLDEN + np.uint64(key) + _GOLDEN
+        z = (z ^ (z >> _S30)) * _M1
+        z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+def sequence_uniforms_numpy(key: int | np.uint64, size: int) -> np.ndarray:
+    """`size` float32 uniforms of the sequence started at `key`: number k is the low (k even) or
+    high (k odd) 32-bit half of output k // 2, as its top 24 bits times 2**-24 (numpy)."""
+    out = np.empty(size + size % 2, np.float32)
+    _halves_numpy(_outputs_numpy(key, np.arange(out.size // 2, dtype=np.uint64)), out)
+    return out[:size]
+
+
+def sequence_uniforms_at_numpy(key: int | np.uint64, positions: np.ndarray) -> np.ndarray:
+    """Numbers `positions` of `sequence_uniforms(key, ·)`, made without the others (numpy)."""
+    pos = np.asarray(positions, np.int64)
+    z = _outputs_numpy(key, (pos >> 1).astype(np.uint64))
+    low = ((z & _LOW32) >> _S8).astype(np.float32)
+    high = (z >> _S40).astype(np.float32)
+    return np.where(pos % 2 == 0, low, high) * _F24
+
+
+def _sequence_loop(key, out):
+    for k in range(out.size // 2):
+        z = _mix(key + np.uint64(k) * _GOLDEN)
+        out[2 * k] = np.float32((z & _LOW32) >> _S8) * _F24
+        out[2 * k + 1] = np.float32(z >> _S40) * _F24
+    if out.size % 2:
+        z = _mix(key + np.uint64(out.size // 2) * _GOLDEN)
+        out[out.size - 1] = np.float32((z & _LOW32) >> _S8) * _F24
+
+
+def _sequence_at_loop(key, pos, out):
+    for r in range(pos.size):
+        k = pos[r]
+        z = _mix(key + np.uint64(k >> 1) * _GOLDEN)
+        if k % 2 == 0:
+            out[r] = np.float32((z & _LOW32) >> _S8) * _F24
+        else:
+            out[r] = np.float32(z >> _S40) * _F24
 
 
 if _jit is not None:
-    _halves_loop = _jit(_halves_loop)
+    _sequence_loop = _jit(_sequence_loop)
+    _sequence_at_loop = _jit(_sequence_at_loop)
 
 
-def halves_to_uniforms(raw: np.ndarray, out: np.ndarray) -> bool:
-    """See `sim.rng.halves_to_uniforms`; False without the kernels (exact integer arithmetic and
-    an exact conversion: the same numbers either way)."""
-    if _jit is None or out.size != 2 * raw.size:
-        return False
-    _halves_loop(raw, out)
-    return True
+def sequence_uniforms(key: int | np.uint64, size: int, out: np.ndarray | None = None
+                      ) -> np.ndarray:
+    """`sequence_uniforms_numpy(key, size)`, compiled when Numba is present (the same numbers:
+    integer arithmetic and exact conversions), into `out` (float32, `size`) if given."""
+    if _jit is None:
+        u = sequence_uniforms_numpy(key, size)
+        if out is None:
+            return u
+        out[:] = u
+        return out
+    if out is None:
+        out = np.empty(size, np.float32)
+    _sequence_loop(np.uint64(key), out)
+    return out
+
+
+def sequence_uniforms_at(key: int | np.uint64, positions: np.ndarray) -> np.ndarray:
+    """`sequence_uniforms_at_numpy`, compiled when Numba is present (the same numbers)."""
+    if _jit is None:
+        return sequence_uniforms_at_numpy(key, positions)
+    out = np.empty(positions.size, np.float32)
+    _sequence_at_loop(np.uint64(key), np.asarray(positions, np.int64), out)
+    return out
+
+
+def risk_week_keyed_numpy(x: np.ndarray, mu: np.ndarray, mu_dev: np.ndarray | None,
+                          peer_mean: np.ndarray, pull: np.ndarray, kappa: float, sigma: float,
+                          noise_key: int, shock_key: int, shock_p: float,
+                          shock_size: float) -> None:
+    """`risk_week_numpy` with its uniforms made from the counter-based keys (see above)."""
+    n = x.shape[0]
+    u = sequence_uniforms_numpy(noise_key, N_FACTORS * n).reshape(n, N_FACTORS)
+    shock_u = sequence_uniforms_at_numpy(shock_key, 2 * np.arange(n))
+    risk_week_numpy(x, mu, mu_dev, peer_mean, pull, kappa, sigma, u, shock_u, np.float64(shock_p),
+                    shock_size)
+
+
+def _risk_week_keyed_loop(x, mu, mu_dev, use_dev, peer_mean, pull, kappa, scale, noise_key,
+                          shock_key, shock_p, shock_size, c0, c1):
+    n = x.shape[0]
+    for i in range(n):
+        pl = pull[i]
+        base = noise_key + np.uint64(NOISE_PER_YOUTH * i) * _GOLDEN
+        z = np.uint64(0)
+        for j in range(N_FACTORS):
+            if j % 2 == 0:
+                z = _mix(base + np.uint64(j // 2) * _GOLDEN)
+                uj = np.float32((z & _LOW32) >> _S8) * _F24
+            else:
+                uj = np.float32(z >> _S40) * _F24
+            xi = x[i, j]
+            m = mu[i, j]
+            if use_dev:
+                m = min(max(m + mu_dev[i, j], _ZERO), _ONE)
+            v = xi + (m - xi) * kappa
+            v = v + (uj - _HALF) * scale
+            if j < PEER_FACTORS:
+                v = v + (peer_mean[i, j] - xi) * pl
+            x[i, j] = min(max(v, _ZERO), _ONE)
+        zs = _mix(shock_key + np.uint64(i) * _GOLDEN)
+        if np.float32((zs & _LOW32) >> _S8) * _F24 < shock_p:
+            x[i, c0] = min(x[i, c0] + shock_size, _ONE)
+            x[i, c1] = min(x[i, c1] + shock_size, _ONE)
+
+
+if _jit is not None:
+    _risk_week_keyed_loop = _jit(_risk_week_keyed_loop)
+
+
+def risk_week_keyed(x: np.ndarray, mu: np.ndarray, mu_dev: np.ndarray | None,
+                    peer_mean: np.ndarray, pull: np.ndarray, kappa: float, sigma: float,
+                    noise_key: int, shock_key: int, shock_p: float, shock_size: float) -> None:
+    """One week of the risk factors (`risk_week_numpy`) with counter-based noise and crises from
+    the keys of the week: compiled and fused when Numba is present (the same numbers)."""
+    if _jit is None:
+        risk_week_keyed_numpy(x, mu, mu_dev, peer_mean, pull, kappa, sigma, noise_key, shock_key,
+                              shock_p, shock_size)
+        return
+    use_dev = mu_dev is not None
+    _risk_week_keyed_loop(x, mu, mu_dev if use_dev else mu, use_dev, peer_mean, pull,
+                          np.float32(kappa), np.float32(sigma) * SQRT12, np.uint64(noise_key),
+                          np.uint64(shock_key), np.float64(shock_p), np.float32(shock_size),
+                          SHOCK_COLS[0], SHOCK_COLS[1])

@@ -1,7 +1,10 @@
 """Named random streams derived from (seed, stream name[, keys]).
 
 Each process of the model draws from its own stream, always the same number of numbers per
-step whatever the state. Two scenarios run with one seed therefore share every draw of the
+step whatever the state. The weekly per-youth draws (risk noise, family crises, stage
+transitions, recruitment, reports of concern) are counter-based: number k of stream (name, week)
+is a hash of (seed, name, week, k) (`week_key`, `Streams.week_uniforms`), made without drawing
+the others. Two scenarios run with one seed therefore share every draw of the
 processes they do not change (common random numbers), and a run is bit-identical for the same
 seed and inputs.
 """
@@ -14,17 +17,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from sim import kernels
-
-
-def halves_to_uniforms(raw: np.ndarray, out: np.ndarray) -> None:
-    """float32 uniforms from 64-bit outputs as numpy's `random(dtype=float32)` makes them: the
-    low 32-bit half of each output, then the high half, each as its top 24 bits times 2**-24."""
-    if kernels.halves_to_uniforms(raw, out):
-        return
-    scale = np.float32(1.0 / 16777216.0)
-    np.multiply(((raw & np.uint64(0xFFFFFFFF)) >> np.uint64(8)).astype(np.float32), scale,
-                out=out[0::2])
-    np.multiply((raw >> np.uint64(40)).astype(np.float32), scale, out=out[1::2])
 
 
 def stream_key(name: str) -> int:
@@ -52,71 +44,18 @@ class Streams:
             gen = self._cache[name] = make_stream(self.seed, name)
         return gen
 
-    def uniforms(self, name: str, shape: int | tuple[int, ...]) -> np.ndarray:
-        """float32 uniforms in [0, 1) of `shape` from stream `name`: the same numbers as
-        `self[name].random(shape, dtype=float32)`, written into a buffer kept per stream, so a
-        weekly draw does not page in fresh memory. The array is overwritten by the next call for
-        the same name: use it within the step."""
+    def week_uniforms(self, name: str, week: int, size: int) -> np.ndarray:
+        """`size` float32 uniforms of the counter-based stream (name, week): numbers 0..size-1
+        of `sim.kernels.sequence_uniforms(week_key(seed, name, week), ·)`, into a buffer kept
+        per name (overwritten by the next call for the same name: use it within the step)."""
         buf = self._buffers.get(name)
-        shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(k) for k in shape)
-        if buf is None or buf.shape != shape:
-            buf = self._buffers[name] = np.empty(shape, np.float32)
-        gen = self[name]
-        bg = gen.bit_generator
-        if buf.size % 2 or not buf.size or not isinstance(bg, np.random.PCG64):
-            return gen.random(shape, dtype=np.float32, out=buf)
-        st = bg.state
-        if st["has_uint32"]:  # a half left over from an odd draw before: numpy's own path
-            return gen.random(shape, dtype=np.float32, out=buf)
-        # numpy makes each float32 from one 32-bit half of a 64-bit output (low half, then the
-        # high half it keeps for the next number): taking the outputs raw and splitting them is
-        # the same numbers and half the calls; the state ends as numpy leaves it
-        raw = bg.random_raw(buf.size // 2)
-        halves_to_uniforms(raw, buf.reshape(-1))
-        st = bg.state
-        st["uinteger"] = int(raw[-1] >> np.uint64(32))
-        bg.state = st
-        return buf
+        if buf is None or buf.size != size:
+            buf = self._buffers[name] = np.empty(size, np.float32)
+        return kernels.sequence_uniforms(week_key(self.seed, name, week), size, buf)
 
-    def uniforms_at(self, name: str, total: int, positions: np.ndarray) -> np.ndarray:
-        """The float32 uniforms at `positions` (sorted or not, within [0, total)) of a draw of
-        `total` from stream `name`, i.e. `self[name].random(total, dtype=float32)[positions]`,
-        leaving the stream exactly as that draw would (the same state, the same numbers after).
-
-        For a draw of which only a few numbers are used (the week's recruits among all youths),
-        the generator jumps over the others (PCG64 `advance`, in O(log n)) instead of making them.
-        numpy makes a float32 from the 32-bit halves of the 64-bit outputs, low half first, after
-        any half left over from the previous draw: this reproduces that bookkeeping."""
-        positions = np.asarray(positions, np.int64)
-        bg = self[name].bit_generator
-        if not isinstance(bg, np.random.PCG64) or total <= 0:
-            return self[name].random(total, dtype=np.float32)[positions]
-        st = bg.state
-        carry = int(st["has_uint32"])  # a 32-bit half left over from the previous draw
-        rest = total - carry  # halves taken from new 64-bit outputs
-        n_out = (rest + 1) // 2 if rest > 0 else 0
-        half = positions - carry  # index among the new halves (-1: the carried one)
-        last = np.array([n_out - 1] if n_out else [], np.int64)  # its upper half is kept
-        need = np.unique(np.concatenate((half[half >= 0] // 2, last)))
-        raw: dict[int, int] = {}
-        at = 0
-        for k in need.tolist():
-            if k > at:
-                bg.advance(k - at)
-            raw[k] = int(bg.random_raw())
-            at = k + 1
-        if n_out > at:
-            bg.advance(n_out - at)
-        elif n_out == 0 and carry:
-            bg.state = st  # nothing new drawn: only the carried half is used
-        words = np.array([int(st["uinteger"]) if h < 0 else
-                          (raw[h // 2] >> (32 * (h % 2))) & 0xFFFFFFFF for h in half.tolist()],
-                         np.uint64)
-        new = bg.state  # numpy keeps the upper half of its last output, used or not
-        new["has_uint32"] = int(rest > 0 and rest % 2 == 1)
-        new["uinteger"] = raw[n_out - 1] >> 32 if n_out else int(st["uinteger"])
-        bg.state = new
-        return ((words >> np.uint64(8)).astype(np.float32) * np.float32(1.0 / 16777216.0))
+    def week_uniforms_at(self, name: str, week: int, positions: np.ndarray) -> np.ndarray:
+        """Numbers `positions` of the counter-based stream (name, week), without the others."""
+        return kernels.sequence_uniforms_at(week_key(self.seed, name, week), positions)
 
     def fresh(self, name: str, *keys: int) -> np.random.Generator:
         """A new generator for (name, *keys), e.g. one per simulated year."""
@@ -190,6 +129,13 @@ def entity_keys(seed: int, kind: int, *ids: np.ndarray | int) -> np.ndarray:
         for part in rest:
             keys = splitmix64(keys ^ splitmix64(np.asarray(part, np.int64).astype(np.uint64)))
     return np.atleast_1d(keys)
+
+
+def week_key(seed: int, name: str, week: int) -> int:
+    """The 64-bit key of stream `name` in week `week` of a run with `seed`, as a Python integer:
+    the start of that week's counter-based sequence (`sim.kernels.sequence_uniforms`)."""
+    key = _mix_int((int(seed) & _MASK) ^ _mix_int(stream_key(name)))
+    return _mix_int(key ^ _mix_int(int(week) & _MASK))
 
 
 def counter_mix(counter: int) -> int:

@@ -110,7 +110,8 @@ def test_workers_start_with_the_kernels_loaded():
         pytest.skip("no forkserver or no Numba here")
     with ProcessPoolExecutor(1, mp_context=workers.pool_context()) as pool:
         loaded = pool.submit(kernels.loaded).result()
-    for name in ("_risk_week_loop", "_peer_mean_loop", "_rates_loop", "_peer_ties_loop",
+    for name in ("_risk_week_keyed_loop", "_sequence_loop", "_peer_mean_loop", "_rates_loop",
+                 "_peer_ties_loop",
                  "_report_rates_loop", "_eligible_loop", "_strongest_loop", "_dev_sums_loop",
                  "_escalation_need_loop"):
         assert name in loaded, name

@@ -159,39 +159,6 @@ def test_entry_hazard_equals_numpy(monkeypatch, measures):
         assert (model.entry_mult[i0] != 1).any() and (model.protection_dev[i0] != 0).any()
 
 
-def test_buffered_uniforms_are_the_streams_numbers():
-    """Streams.uniforms reuses one buffer per stream and gives the numbers of a fresh draw."""
-    from sim.rng import Streams
-
-    a, b = Streams(5), Streams(5)
-    first = a.uniforms("risk", (100, 6)).copy()
-    again = a.uniforms("risk", (100, 6))
-    assert np.array_equal(first, b["risk"].random((100, 6), dtype=np.float32))
-    assert np.array_equal(again, b["risk"].random((100, 6), dtype=np.float32))
-    assert again is a.uniforms("risk", (100, 6)) and not np.array_equal(first, again)
-    assert a.uniforms("risk", 7).shape == (7,)
-
-
-@pytest.mark.parametrize("compiled", [True, False])
-def test_uniforms_from_raw_outputs_are_numpys_draws_and_state(monkeypatch, compiled):
-    """Even draws are made from raw 64-bit outputs split in halves: the same float32 numbers as
-    numpy's `random(dtype=float32)` and the same generator state after, also around odd draws
-    (a half carried over) and for the neighbours of the draw in the stream."""
-    from sim.rng import Streams
-
-    if not compiled:
-        monkeypatch.setattr(kernels, "_jit", None)
-    a, b = Streams(9), Streams(9)
-    for shape in [(27100, 6), 27100, 7, (3, 2), 1, 10, (50, 6)]:
-        got = a.uniforms("risk", shape).copy()
-        ref = b["risk"].random(shape, dtype=np.float32)
-        assert got.shape == ref.shape and np.array_equal(got, ref)
-        assert a["risk"].bit_generator.state == b["risk"].bit_generator.state
-    assert np.array_equal(a["risk"].random(5), b["risk"].random(5))
-    u = a.uniforms("risk", 200_000)
-    assert 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.005
-
-
 @pytest.mark.parametrize("seed", [1, 2])
 def test_peer_ties_kernel_equals_numpy(monkeypatch, seed):
     """The friendship network formed in one compiled pass equals the numpy one: same ties, same
@@ -353,29 +320,6 @@ def test_recording_and_network_kernels_equal_numpy(monkeypatch, weeks_in):
     assert ref[6].sum() > 0 and (ref[8] != net.status).any()
     for a, b in zip(got, ref, strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b)
-
-
-def test_uniforms_at_are_the_draws_numbers_and_leave_the_same_state():
-    """Streams.uniforms_at jumps over the numbers not used: the chosen ones equal those of the full
-    draw, and the stream goes on exactly as after it (odd and even counts, a half-word carried
-    over from an earlier draw, positions repeated, none, first and last)."""
-    from sim.rng import Streams
-
-    rs = np.random.default_rng(0)
-    for trial in range(200):
-        a, b = Streams(trial), Streams(trial)
-        pre = int(rs.integers(0, 4))
-        if pre:
-            a["x"].random(pre, dtype=np.float32)
-            b["x"].random(pre, dtype=np.float32)
-        total = int(rs.integers(1, 80))
-        pos = np.concatenate([rs.integers(0, total, int(rs.integers(0, 6))),
-                              np.array([0, total - 1][:trial % 3], np.int64)])
-        full = a["x"].random(total, dtype=np.float32)
-        got = b.uniforms_at("x", total, pos)
-        assert got.dtype == np.float32 and np.array_equal(full[pos], got), (trial, total, pos)
-        assert a["x"].bit_generator.state == b["x"].bit_generator.state
-        assert np.array_equal(a["x"].random(9, dtype=np.float32), b["x"].random(9, dtype=np.float32))
 
 
 def test_measure_kernels_equal_numpy(monkeypatch):

@@ -209,7 +209,7 @@ class Involvement:
 
     # ---- the weekly process ---------------------------------------------------------------------
     def step(self, model: Any) -> None:
-        u = model.streams.uniforms("transition", model.pop.n)
+        u = model.streams.week_uniforms("transition", model.week, model.pop.n)
         (entry, desist1, cand, promote, leave2, leave3), contacts = self.outcomes(
             model, u, self.exposure(model))
         self.change(model, entry, NONE, NORM_BREAKING, "entry")
@@ -288,10 +288,10 @@ class Involvement:
     def recruit(self, model: Any, cand: np.ndarray, contacts: np.ndarray) -> None:
         """Take candidates into the periphery up to the open demand; record the carrying layer
         and the recruiter's age."""
-        # two uniforms per youth every week, (2, n) row-major (common random numbers); only the
-        # candidates' are made, the stream jumps over the rest (the same numbers and state)
-        n = model.pop.n
-        u = model.streams.uniforms_at("recruit", 2 * n, np.concatenate((cand, n + cand)))
+        # two uniforms per youth and week, numbers 2i and 2i + 1 of the counter-based stream
+        # ("recruit", week) (common random numbers); only the candidates' are made
+        u = model.streams.week_uniforms_at("recruit", model.week,
+                                           np.concatenate((2 * cand, 2 * cand + 1)))
         u_rank, u_layer = u[:cand.size], u[cand.size:]
         self.turned_away = 0
         if cand.size == 0:

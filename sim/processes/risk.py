@@ -12,15 +12,21 @@ from typing import Any
 
 import numpy as np
 
-from sim.kernels import peer_mean, risk_week
+from sim.kernels import peer_mean, risk_week_keyed
 from sim.recruitment import weekly_prob
+from sim.rng import week_key
 
 F32 = np.float32
 PEER_EVERY = 2  # weeks between recomputations of the friends' mean risk (a sparse product)
 
 
 class RiskDynamics:
-    """Owns the cache of the friends' mean risk."""
+    """Owns the cache of the friends' mean risk.
+
+    Noise and family crises are counter-based: youth i's numbers in week w are a hash of
+    (seed, stream, w, i) made inside the compiled update (`sim.kernels.risk_week_keyed`), so no
+    array of uniforms is drawn and stored each week, and two scenarios share every youth's noise
+    (common random numbers) as before."""
 
     def __init__(self, model: Any):
         self.peer_mean: np.ndarray | None = None
@@ -31,11 +37,11 @@ class RiskDynamics:
 
     def step(self, model: Any) -> None:
         p, pop = model.p, model.pop
-        u = model.streams.uniforms("risk", pop.x.shape)
         pull = model.age_terms()["pull"]
         if model.week % PEER_EVERY == 0 or self.peer_mean is None:
             self.peer_mean = peer_mean(model.net.peer_weights, pop.x)
-        shock_u = model.streams.uniforms("shock", pop.n)
-        risk_week(pop.x, model.mu_eff, model.mu_dev if model.mu_dev_active else None,
-                  self.peer_mean, pull, p["risk_relaxation_rate"], p["risk_noise_sd"], u, shock_u,
-                  weekly_prob(p["shock_rate"]), p["shock_size"])
+        seed = model.streams.seed
+        risk_week_keyed(pop.x, model.mu_eff, model.mu_dev if model.mu_dev_active else None,
+                        self.peer_mean, pull, p["risk_relaxation_rate"], p["risk_noise_sd"],
+                        week_key(seed, "risk", model.week), week_key(seed, "shock", model.week),
+                        weekly_prob(p["shock_rate"]), p["shock_size"])

@@ -148,7 +148,7 @@ class SocialServices:
     def step(self, model: Any, u: np.ndarray | None = None, record: bool = True) -> None:
         week, pop = model.week, model.pop
         if u is None:
-            u = model.streams.uniforms("reports", pop.n)
+            u = model.streams.week_uniforms("reports", week, pop.n)
         closing = np.flatnonzero(self.case_end <= week)  # only open cases have an end week
         if closing.size:
             self.known[closing] = False
