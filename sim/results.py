@@ -292,8 +292,8 @@ def manifest(scenarios: list, seed: int, replicate_seeds: list[int], params: dic
     """What a result depends on: scenarios (with hashes), parameters, seeds and versions."""
     import platform
     from datetime import UTC, datetime
+    from importlib.metadata import version
 
-    import mesa
     import scipy
 
     import sim
@@ -312,7 +312,7 @@ def manifest(scenarios: list, seed: int, replicate_seeds: list[int], params: dic
         "package_version": sim.__version__,
         "git_commit": git_commit(),
         "versions": {"python": platform.python_version(), "numpy": np.__version__,
-                     "scipy": scipy.__version__, "mesa": mesa.__version__, "pandas": pd.__version__,
+                     "scipy": scipy.__version__, "mesa": version("mesa"), "pandas": pd.__version__,
                      "numba": _numba_version()},
         # compiled kernels or their numpy fallbacks: the same results bit for bit (sim/kernels.py)
         "kernels": kernels.ENGINE,

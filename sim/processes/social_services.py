@@ -64,7 +64,9 @@ class SocialServices:
         self.last_any[slots] = -10_000
         self._rate_week = -1
         self._pending = np.zeros(0, np.int64)
-        self._recent = [r[~np.isin(r, slots)] for r in self._recent]
+        gone = np.zeros(self.known.size, bool)  # a mask: np.isin per week cost 4 ms a year
+        gone[slots] = True
+        self._recent = [r[~gone[r]] for r in self._recent]
 
     # ---- hazards ------------------------------------------------------------------------------
     def _base_rates(self, model: Any, share: np.ndarray) -> None:
