@@ -9,9 +9,11 @@ to measure what the engine's structure of arrays buys (`benchmarks/bench_referen
 check, in `tests/test_reference_model.py`, that both implement the same rules.
 
 `VectorisedReduced` applies exactly the same reduced rules to an engine model (`sim.model.UmeaModel`)
-with the engine's own functions: `sim.kernels.risk_week` (the fused risk update and family crises
-the engine's risk process calls: compiled by Numba when present, else `sim.risk.update_risk` and
-`apply_shocks`), `sim.risk.peer_pull`, `sim.recruitment.weekly_prob`, `age_profile`,
+with the engine's own functions and draws: `sim.kernels.risk_week_keyed` (the fused risk update
+and family crises the engine's risk process calls, its noise made in the loop from the week's
+counter-based streams: compiled by Numba when present, else `sim.risk.update_risk` and
+`apply_shocks`), the week's transition uniforms (`sim.kernels.sequence_uniforms`),
+`sim.risk.peer_pull`, `sim.recruitment.weekly_prob`, `age_profile`,
 `late_teen_ramp` and `sex_factor`, and the hazards of `sim.processes.involvement`
 (`Involvement.exposure`, fused by `sim.kernels` too, `entry_rate`, `contacts`, `compete`).
 
@@ -72,9 +74,10 @@ import numpy as np
 
 from sim import kernels
 from sim import recruitment as rc
-from sim.kernels import risk_week
+from sim.kernels import risk_week_keyed, sequence_uniforms
 from sim.processes.involvement import compete
 from sim.risk import FACTOR_INDEX, PEER_FACTORS, peer_pull
+from sim.rng import week_key
 
 F32 = np.float32
 WEEK = 1.0 / 52.0
@@ -325,7 +328,7 @@ class VectorisedReduced:
         if model.measures.measures:
             raise ValueError("the reduced rules have no interventions")
         self.model = model
-        self.rng = np.random.default_rng(seed)
+        self.seed, self.week = int(seed), 0  # the engine's counter-based weekly streams
         self.pressure = float(model.involvement.pressure(model) if pressure is None else pressure)
         self.counts: Counter[str] = Counter()
         self.at_risk = [0] * 4  # youth-weeks at risk of a transition, by stage
@@ -341,20 +344,21 @@ class VectorisedReduced:
         return self.model.stage
 
     def step(self) -> None:
-        m, rng = self.model, self.rng
+        m, week = self.model, self.week
         p, pop = m.p, m.pop
         pop.age += F32(WEEK)
         m.years_in_stage += F32(WEEK)
         # risk factors (synchronous), then family crises
         pull = peer_pull(m.net.peer_weights, pop.age, p["peer_influence_rate"])
         peer_mean = kernels.peer_mean(m.net.peer_weights, pop.x)
-        u = rng.random(pop.x.shape, dtype=F32)
-        shock_u = rng.random(pop.n, dtype=F32)
-        risk_week(pop.x, m.mu_eff, None, peer_mean, pull, p["risk_relaxation_rate"],
-                  p["risk_noise_sd"], u, shock_u, rc.weekly_prob(p["shock_rate"]), p["shock_size"])
+        risk_week_keyed(pop.x, m.mu_eff, None, peer_mean, pull, p["risk_relaxation_rate"],
+                        p["risk_noise_sd"], week_key(self.seed, "risk", week),
+                        week_key(self.seed, "shock", week), rc.weekly_prob(p["shock_rate"]),
+                        p["shock_size"])
         # involvement, from the stages at the start of the week
         st = m.stage.copy()
-        u = rng.random(pop.n, dtype=F32)
+        u = sequence_uniforms(week_key(self.seed, "transition", week), pop.n)
+        self.week += 1
         ex = m.involvement.exposure(m)
         ages = {"entry": rc.age_profile(pop.age, p["entry_age_peak"], p["entry_age_sd"]) * self.sex["entry"]}
         ramp = rc.late_teen_ramp(pop.age)
