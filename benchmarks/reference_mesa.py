@@ -350,7 +350,7 @@ class VectorisedReduced:
         m.years_in_stage += F32(WEEK)
         # risk factors (synchronous), then family crises
         pull = peer_pull(m.net.peer_weights, pop.age, p["peer_influence_rate"])
-        peer_mean = kernels.peer_mean(m.net.peer_weights, pop.x)
+        peer_mean = kernels.peer_mean(m.net.peers, pop.x)
         risk_week_keyed(pop.x, m.mu_eff, None, peer_mean, pull, p["risk_relaxation_rate"],
                         p["risk_noise_sd"], week_key(self.seed, "risk", week),
                         week_key(self.seed, "shock", week), rc.weekly_prob(p["shock_rate"]),

@@ -156,18 +156,22 @@ def _keyed_uniform_loop(keys, cmix):
     return out
 
 
-def _peer_mean_loop(indptr, indices, data, x):
+def _peer_mean_loop(indptr, indices, x):
     n = indptr.size - 1
     out = np.empty((n, 4), np.float32)
     for i in range(n):
         a0, a1, a2, a3 = _ZERO, _ZERO, _ZERO, _ZERO
         for e in range(indptr[i], indptr[i + 1]):
-            j, a = indices[e], data[e]
-            a0 += a * x[j, 0]
-            a1 += a * x[j, 1]
-            a2 += a * x[j, 2]
-            a3 += a * x[j, 3]
-        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = a0, a1, a2, a3
+            j = indices[e]
+            a0 += x[j, 0]
+            a1 += x[j, 1]
+            a2 += x[j, 2]
+            a3 += x[j, 3]
+        d = np.float32(indptr[i + 1] - indptr[i])
+        if d > _ZERO:
+            out[i, 0], out[i, 1], out[i, 2], out[i, 3] = a0 / d, a1 / d, a2 / d, a3 / d
+        else:
+            out[i, 0], out[i, 1], out[i, 2], out[i, 3] = _ZERO, _ZERO, _ZERO, _ZERO
     return out
 
 
@@ -295,14 +299,23 @@ def risk_week(x: np.ndarray, mu: np.ndarray, mu_dev: np.ndarray | None, peer_mea
                     np.float64(shock_p), np.float32(shock_size), SHOCK_COLS[0], SHOCK_COLS[1])
 
 
-def peer_mean(weights, x: np.ndarray) -> np.ndarray:
-    """The friends' mean of the peer-shaped factors, `weights @ x[:, :PEER_FACTORS]`, for the
-    row-normalised float32 friendship matrix `weights` (CSR). The kernel adds each row's terms in
-    the order of scipy's CSR product (stored order, float32), so the result is the same bit for
-    bit, without scipy's copy of the strided columns."""
-    if _jit is None or PEER_FACTORS != 4 or weights.dtype != np.float32:
-        return weights @ x[:, :PEER_FACTORS]
-    return _peer_mean_loop(weights.indptr, weights.indices, weights.data, x)
+def peer_mean(peers, x: np.ndarray) -> np.ndarray:
+    """The friends' mean of the peer-shaped factors: for each youth the sum of its friends' rows
+    `x[j, :PEER_FACTORS]` divided by their number (0 for a youth without friends), from the 0/1
+    float32 friendship matrix `peers` (CSR). The kernel adds each row's terms in stored order in
+    float32, as scipy's CSR product does, then divides, so both give the same numbers bit for bit;
+    it reads no weights (a third of the memory traffic of `peer_weights @ x`) and makes no copy
+    of the strided columns."""
+    if _jit is None or PEER_FACTORS != 4 or peers.dtype != np.float32:
+        return peer_mean_numpy(peers, x)
+    return _peer_mean_loop(peers.indptr, peers.indices, x)
+
+
+def peer_mean_numpy(peers, x: np.ndarray) -> np.ndarray:
+    """numpy/scipy version of `peer_mean` (the reference)."""
+    s = (peers @ x[:, :PEER_FACTORS]).astype(np.float32, copy=False)
+    deg = np.diff(peers.indptr).astype(np.float32)[:, None]
+    return np.divide(s, deg, out=np.zeros_like(s), where=deg > 0)
 
 
 def in_neighbour_counts(at, sources: np.ndarray, n: int) -> np.ndarray:
@@ -456,7 +469,7 @@ def _peer_ties_loop(deg, tie_u, cum, shift, u, jitter, back_u, recip, homophily,
                 g = 3
         best, best_score = s, _ZERO
         for c in range(n_cand):
-            cand = s if g < 0 else order[g, gstart[pos] + np.int64(u[c, e] * gcount[pos])]
+            cand = s if g < 0 else order[g, gstart[pos] + np.int64(np.float64(u[c, e]) * gcount[pos])]
             score = jitter[c, e] * homophily - abs(r[cand] - r[s])
             if c == 0 or score > best_score:
                 best, best_score = cand, score
@@ -500,6 +513,21 @@ def _peer_ties_loop(deg, tie_u, cum, shift, u, jitter, back_u, recip, homophily,
     return indptr, cols[:k].copy()
 
 
+def _counting_order_loop(key, kmin, kmax):
+    """Stable counting sort: slots in order of key, slot order within a key."""
+    start = np.zeros(kmax - kmin + 2, np.int64)
+    for i in range(key.size):
+        start[key[i] - kmin + 1] += 1
+    for k in range(1, start.size):
+        start[k] += start[k - 1]
+    order = np.empty(key.size, np.int64)
+    for i in range(key.size):
+        b = key[i] - kmin
+        order[start[b]] = i
+        start[b] += 1
+    return order
+
+
 def _siblings_loop(household, n_households):
     """Housemates per youth: households' members in slot order (a counting sort), each row
     their slots in descending order without the youth itself."""
@@ -531,6 +559,21 @@ if _jit is not None:
     _group_tables = _jit(_group_tables)
     _peer_ties_loop = _jit(_peer_ties_loop)
     _siblings_loop = _jit(_siblings_loop)
+    _counting_order_loop = _jit(_counting_order_loop)
+
+
+def stable_order(key: np.ndarray) -> np.ndarray:
+    """`np.argsort(key, kind="stable")` (int64) for an integer key: a counting sort when the
+    keys span at most four times as many values as there are slots (group keys of classes,
+    schools, districts and cohorts), numpy's sort otherwise or without the kernels."""
+    key = np.asarray(key)
+    if _jit is None or key.size == 0 or key.dtype.kind not in "iu":
+        return np.argsort(key, kind="stable")
+    k = key.astype(np.int64, copy=False)
+    kmin, kmax = int(k.min()), int(k.max())
+    if kmax - kmin > 4 * k.size:
+        return np.argsort(key, kind="stable")
+    return _counting_order_loop(k, np.int64(kmin), np.int64(kmax))
 
 
 def peer_ties(deg, tie_u, cum, shift, u, jitter, back_u, recip, homophily, klass, school,
@@ -1058,6 +1101,57 @@ if _jit is not None:
     _eligible_loop = _jit(_eligible_loop)
     _spread_loop = _jit(_spread_loop)
     _strongest_loop = _jit(_strongest_loop)
+
+
+def _lowest_k_loop(key, k):
+    """Positions of the k smallest keys by (key, position): a max-heap of the best k so far
+    (keys without NaN), then its entries in order."""
+    hk = np.empty(k, key.dtype)
+    hp = np.empty(k, np.int64)
+    for i in range(k):  # the first k, then heapified
+        hk[i], hp[i] = key[i], i
+    for start in range(k // 2 - 1, -1, -1):
+        _sift_down(hk, hp, start, k)
+    for i in range(k, key.size):
+        v = key[i]
+        if v < hk[0]:  # (v, i) beats the worst kept (hk[0], hp[0] < i) only if v is smaller
+            hk[0], hp[0] = v, i
+            _sift_down(hk, hp, 0, k)
+    for end in range(k - 1, 0, -1):  # heap sort: the worst to the back
+        hk[0], hk[end] = hk[end], hk[0]
+        hp[0], hp[end] = hp[end], hp[0]
+        _sift_down(hk, hp, 0, end)
+    return hp
+
+
+def _sift_down(hk, hp, i, size):
+    while True:
+        big, a, b = i, 2 * i + 1, 2 * i + 2
+        if a < size and (hk[a] > hk[big] or (hk[a] == hk[big] and hp[a] > hp[big])):
+            big = a
+        if b < size and (hk[b] > hk[big] or (hk[b] == hk[big] and hp[b] > hp[big])):
+            big = b
+        if big == i:
+            return
+        hk[i], hk[big] = hk[big], hk[i]
+        hp[i], hp[big] = hp[big], hp[i]
+        i = big
+
+
+if _jit is not None:
+    _sift_down = _jit(_sift_down)
+    _lowest_k_loop = _jit(_lowest_k_loop)
+
+
+def lowest_k(key: np.ndarray, k: int) -> np.ndarray:
+    """Positions (int64) of the `k` smallest of `key` ordered by key, ties by position:
+    `np.lexsort((np.arange(key.size), key))[:k]`, which is numpy's version (used without the
+    kernels), in one pass with a heap of k. Which of several equal keys make the cut is thereby
+    defined, as np.argpartition does not define it."""
+    k = max(0, min(int(k), key.size))
+    if _jit is None or k == 0 or key.dtype.kind != "f" or k * 8 > key.size:
+        return np.lexsort((np.arange(key.size), key))[:k].astype(np.int64, copy=False)
+    return _lowest_k_loop(key, k)
 
 
 def eligible(age: np.ndarray, lo: float, hi: float, district: np.ndarray,

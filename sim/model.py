@@ -206,8 +206,8 @@ class UmeaModel(mesa.Model):
 
     # ---- shared helpers ---------------------------------------------------------------------
     def build_networks(self, year: int) -> None:
-        rng = self.streams.fresh("network", year)
-        self.net: Networks = build_networks(self.pop, kernels.row_mean(self.pop.x), rng)
+        self.net: Networks = build_networks(self.pop, kernels.row_mean(self.pop.x),
+                                            self.streams.seed, year)
         self.peers_t = self.net.peers.T.tocsr()
         self.out_degree = np.diff(self.net.peers.indptr).astype(F32)
         # youths by district (a sum operator), rebuilt with the cohorts: newcomers in reused

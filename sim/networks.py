@@ -12,6 +12,7 @@ closest in risk is preferred (homophily on risk). A share of nominations is retu
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import networkx as nx
@@ -20,6 +21,7 @@ import scipy.sparse as sp
 
 from sim import kernels
 from sim.population import Population
+from sim.rng import week_key
 
 # Tie types and their probabilities (assumption; most adolescent friends are schoolmates,
 # Add Health design, priors C). Youths without a school use the district instead.
@@ -49,14 +51,27 @@ class Networks:
 
 
 def _groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Members sorted by group key, the keys, and each key's start and size."""
-    order = np.argsort(key)
+    """Members sorted by group key (stably: slot order within a group, the same with or without
+    the kernels and in every numpy version), the keys, and each key's start and size."""
+    order = kernels.stable_order(key)
     sk = key[order]
     start = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
     counts = np.diff(np.r_[start, sk.size])
     return order, sk[start], start, counts
 
 
+def degree_cdf(lam: float) -> np.ndarray:
+    """P(X <= k) for k = 1..MAX_OUT_DEGREE - 1 of a Poisson(lam) count: a uniform u gives the
+    out-degree 1 + #{k: u >= P(X <= k)}, i.e. the count clipped to 1..MAX_OUT_DEGREE."""
+    k = np.arange(MAX_OUT_DEGREE)
+    pmf = np.exp(-lam + k * np.log(lam) - np.array([math.lgamma(i + 1) for i in k]))
+    return np.cumsum(pmf)[1:]
+
+
+def network_keys(seed: int, year: int) -> tuple[int, int]:
+    """The counter-based streams of the friendship network drawn in `year` of a run with `seed`:
+    one number per youth (out-degrees), nine per nomination (the rest)."""
+    return week_key(seed, "network:degree", year), week_key(seed, "network:ties", year)
 def _locate(groups: tuple[np.ndarray, ...], want: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Position of each wanted group key among the groups, and whether it exists."""
     keys = groups[1]
@@ -67,27 +82,34 @@ def _locate(groups: tuple[np.ndarray, ...], want: np.ndarray) -> tuple[np.ndarra
 def _pick(groups: tuple[np.ndarray, ...], pos: np.ndarray, u: np.ndarray) -> np.ndarray:
     """A random member of the group at `pos` for each tie."""
     order, _, start, counts = groups
-    return order[start[pos] + (u * counts[pos]).astype(np.int64)]
+    return order[start[pos] + (u.astype(np.float64) * counts[pos]).astype(np.int64)]
 
 
-def build_peers(pop: Population, risk: np.ndarray, rng: np.random.Generator) -> sp.csr_array:
-    """Draw the directed friendship network (see module docstring).
+def build_peers(pop: Population, risk: np.ndarray, seed: int, year: int = 0) -> sp.csr_array:
+    """Draw the directed friendship network (see module docstring) of `year` of a run with `seed`.
 
-    All random numbers are drawn here first, in a fixed order and amount (out-degrees, tie
-    types, age shifts, candidates' uniforms and jitter, reciprocation), then the ties are formed
-    from them by the compiled kernel or, without Numba, by `_peer_ties_numpy` (the reference):
-    the same network either way."""
+    All random numbers are counter-based uniforms (`network_keys`), in a fixed order and amount:
+    out-degrees (inverse Poisson CDF), then per nomination its tie type, age shift, three
+    candidates' picks and jitter, and reciprocation. The ties are formed from them by the
+    compiled kernel or, without Numba, by `_peer_ties_numpy` (the reference): the same network
+    either way."""
     n = pop.n
+    deg_key, tie_key = network_keys(seed, year)
+    u_deg = kernels.sequence_uniforms(deg_key, n)
     preschool = pop.cohort <= 5
-    lam = np.where(preschool, PRESCHOOL_OUT_DEGREE, MEAN_OUT_DEGREE)
-    deg = np.clip(rng.poisson(lam), 1, MAX_OUT_DEGREE)
+    deg = np.empty(n, np.int64)
+    for mask, lam in ((preschool, PRESCHOOL_OUT_DEGREE), (~preschool, MEAN_OUT_DEGREE)):
+        deg[mask] = 1 + np.searchsorted(degree_cdf(lam), u_deg[mask].astype(np.float64),
+                                        side="right")
     m = int(deg.sum())
+    v = kernels.sequence_uniforms(tie_key, 9 * m)
     cum = np.cumsum(TIE_PROBS / TIE_PROBS.sum())[:-1].astype(np.float32)
-    tie_u = rng.random(m, dtype=np.float32)
-    shift = rng.integers(-1, 2, m)
-    u = rng.random((CANDIDATES, m))
-    jitter = rng.random((CANDIDATES, m), dtype=np.float32)
-    back_u = rng.random(m)
+    tie_u = v[:m]
+    shift = ((v[m:2 * m] >= np.float32(1 / 3)).astype(np.int64)
+             + (v[m:2 * m] >= np.float32(2 / 3)) - 1)
+    u = v[2 * m:5 * m].reshape(CANDIDATES, m)  # float32: picks computed in float64
+    jitter = v[5 * m:8 * m].reshape(CANDIDATES, m)
+    back_u = v[8 * m:]
     coh = pop.cohort.astype(np.int64)
     # group keys of the members for each tie type: class, school and cohort, district and
     # cohort, and the city-wide cohort (the fallback)
@@ -138,7 +160,7 @@ def _peer_ties_numpy(pop: Population, deg: np.ndarray, tie_u: np.ndarray, cum: n
         cand[c, rest] = np.where(found, _pick(city, pos, u[c, rest]), src[rest])
     score = jitter * np.float32(RISK_HOMOPHILY) - np.abs(r[cand] - r[src])
     dst = cand[np.argmax(score, axis=0), np.arange(m)]
-    back = back_u < RECIPROCATE
+    back = back_u < np.float64(RECIPROCATE)  # in float64, as the kernel compares
     rows = np.r_[src, dst[back]]
     cols = np.r_[dst, src[back]]
     keep = rows != cols
@@ -172,8 +194,8 @@ def build_siblings(household: np.ndarray) -> sp.csr_array:
     return s
 
 
-def build_networks(pop: Population, risk: np.ndarray, rng: np.random.Generator) -> Networks:
-    """All youth layers for the current population."""
-    peers = build_peers(pop, risk, rng)
+def build_networks(pop: Population, risk: np.ndarray, seed: int, year: int = 0) -> Networks:
+    """All youth layers for the current population, in `year` of a run with `seed`."""
+    peers = build_peers(pop, risk, seed, year)
     return Networks(peers=peers, peer_weights=row_normalise(peers),
                     siblings=build_siblings(pop.household))

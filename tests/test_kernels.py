@@ -121,18 +121,24 @@ def test_exposure_kernel_equals_numpy(monkeypatch):
 
 # ---- risk and involvement kernels (issue 11) -------------------------------------------------
 def test_peer_mean_rows_and_stages_equal_numpy(monkeypatch):
-    """The friends' mean (CSR product without scipy), row gathering and the youths at risk of
-    each transition, against numpy on a model's own networks and states."""
+    """The friends' mean (sums in scipy's order, then divided by the number of friends), row
+    gathering and the youths at risk of each transition, against numpy on a model's own
+    networks and states."""
     model = UmeaModel(seed=6, years=1)
     for _ in range(12):
         model.step()
-    pop, w = model.pop, model.net.peer_weights
+    pop, peers = model.pop, model.net.peers
     idx = np.flatnonzero(pop.age >= 10)
-    got = (kernels.peer_mean(w, pop.x), kernels.take_rows(pop.x, idx),
+    got = (kernels.peer_mean(peers, pop.x), kernels.take_rows(pop.x, idx),
            kernels.stage_groups(model.stage, pop.age, 10))
     monkeypatch.setattr(kernels, "_jit", None)
-    ref = (w @ pop.x[:, :4], pop.x[idx], kernels.stage_groups(model.stage, pop.age, 10))
+    ref = (kernels.peer_mean(peers, pop.x), pop.x[idx],
+           kernels.stage_groups(model.stage, pop.age, 10))
     assert np.array_equal(got[0], ref[0]) and got[0].dtype == np.float32
+    # it is the mean: equal to the row-normalised product up to float32 rounding, 0 without friends
+    np.testing.assert_allclose(got[0], model.net.peer_weights @ pop.x[:, :4], rtol=0, atol=2e-6)
+    lonely = np.diff(peers.indptr) == 0
+    assert lonely.any() and not got[0][lonely].any()
     assert np.array_equal(got[1], ref[1])
     assert all(np.array_equal(a, b) for a, b in zip(got[2], ref[2], strict=True))
     assert all(g.size for g in ref[2])  # youths at every stage were compared
@@ -165,17 +171,29 @@ def test_peer_ties_kernel_equals_numpy(monkeypatch, seed):
     canonical CSR arrays and types (risks scrambled so that homophily decides among candidates)."""
     from sim.networks import build_peers
     from sim.population import build_population
-    from sim.rng import make_stream
 
     pop = build_population(seed)
     risk = np.random.default_rng(seed).random(pop.n).astype(np.float32)
-    got = build_peers(pop, risk, make_stream(seed, "network"))
+    got = build_peers(pop, risk, seed, year=seed + 2)
     monkeypatch.setattr(kernels, "_jit", None)
-    ref = build_peers(pop, risk, make_stream(seed, "network"))
+    ref = build_peers(pop, risk, seed, year=seed + 2)
     for k in ("indptr", "indices", "data"):
         a, b = getattr(got, k), getattr(ref, k)
         assert a.dtype == b.dtype and np.array_equal(a, b), k
     assert got.has_canonical_format and ref.nnz > 5 * pop.n
+
+
+def test_stable_order_is_numpys_stable_argsort(monkeypatch):
+    """The counting sort of group keys gives numpy's stable order, negative keys and wide
+    ranges (numpy's sort) included."""
+    rng = np.random.default_rng(4)
+    keys = [rng.integers(-64, 3000, 20_000), rng.integers(0, 21, 5000).astype(np.int16),
+            rng.integers(0, 10**9, 1000), np.array([5], np.int64)]
+    for key in keys:
+        got = kernels.stable_order(key)
+        assert got.dtype == np.int64 and np.array_equal(got, np.argsort(key, kind="stable"))
+    monkeypatch.setattr(kernels, "_jit", None)
+    assert np.array_equal(kernels.stable_order(keys[0]), np.argsort(keys[0], kind="stable"))
 
 
 def test_siblings_kernel_equals_numpy(monkeypatch):
@@ -462,3 +480,17 @@ def test_transition_kernel_gives_numpys_outcomes(monkeypatch, scenario):
             assert np.array_equal(a, b)
         assert np.array_equal(got_contacts, ref_contacts)
     assert all(g.size > 0 for g in got)  # every outcome was exercised by the second draw
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lowest_k_is_the_first_k_by_key_then_position(monkeypatch, dtype):
+    """The heap selection of a programme's first offers equals numpy's full sort by (key,
+    position), ties at the cut included (keys drawn from few values)."""
+    rng = np.random.default_rng(5)
+    for size, k in ((20_000, 40), (5000, 1), (3000, 300), (1000, 999), (10, 10)):
+        for key in (rng.random(size).astype(dtype), -rng.integers(0, 50, size).astype(dtype)):
+            want = np.lexsort((np.arange(size), key))[:k]
+            got = kernels.lowest_k(key, k)
+            assert got.dtype == np.int64 and np.array_equal(got, want), (size, k)
+    monkeypatch.setattr(kernels, "_jit", None)
+    assert np.array_equal(kernels.lowest_k(key, 3), np.lexsort((np.arange(key.size), key))[:3])

@@ -8,14 +8,13 @@ import pytest
 
 from sim.networks import build_networks
 from sim.population import build_population
-from sim.rng import make_stream
 
 
 @pytest.fixture(scope="module", params=(1, 2))
 def built(request):
     pop = build_population(request.param)
     risk = pop.x.mean(axis=1)
-    net = build_networks(pop, risk, make_stream(request.param, "network"))
+    net = build_networks(pop, risk, request.param)
     return pop, risk, net
 
 
@@ -64,3 +63,33 @@ def test_siblings_are_household_members(built):
     assert (pop.household[i] == pop.household[j]).all()
     assert (i != j).all()
     assert (net.siblings != net.siblings.T).nnz == 0
+
+
+@pytest.mark.parametrize("lam", [3.0, 5.5])
+def test_out_degrees_are_a_clipped_poisson_count(lam):
+    """The inverse CDF that turns a youth's uniform into its number of nominations gives a
+    Poisson(lam) count clipped to 1..MAX_OUT_DEGREE: on an even grid of uniforms each degree
+    takes its probability's share to within the grid's step."""
+    from scipy.stats import poisson
+
+    from sim.networks import MAX_OUT_DEGREE, degree_cdf
+
+    cdf = degree_cdf(lam)
+    np.testing.assert_allclose(cdf, poisson.cdf(np.arange(1, MAX_OUT_DEGREE), lam), rtol=1e-12)
+    u = (np.arange(200_000) + 0.5) / 200_000
+    deg = 1 + np.searchsorted(cdf, u, side="right")
+    want = np.r_[poisson.cdf(1, lam), poisson.pmf(np.arange(2, MAX_OUT_DEGREE), lam),
+                 poisson.sf(MAX_OUT_DEGREE - 1, lam)]
+    got = np.bincount(deg, minlength=MAX_OUT_DEGREE + 1)[1:] / u.size
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_network_of_a_year_is_its_own_draw(built):
+    """Same seed and year: the same network; another year or seed: another network of the
+    same size, sharing few ties (classes and schools keep some)."""
+    pop, risk, _ = built
+    base = build_networks(pop, risk, 7, year=3).peers
+    assert (build_networks(pop, risk, 7, year=3).peers != base).nnz == 0
+    for other in (build_networks(pop, risk, 7, year=4).peers, build_networks(pop, risk, 8, 3).peers):
+        assert base.multiply(other).nnz < 0.5 * base.nnz
+        assert abs(other.nnz - base.nnz) < 0.03 * base.nnz

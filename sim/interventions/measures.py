@@ -392,8 +392,7 @@ class Programme(Measure):
         up = self._uptake(model)
         k = min(cand.size, int(places / max(up, 0.05) * 2) + 16)
         while True:
-            top = np.argpartition(key, k - 1)[:k] if k < cand.size else np.arange(cand.size)
-            top = top[np.lexsort((top, key[top]))]
+            top = kernels.lowest_k(key, k)  # by key, ties by slot
             accept, mandated = consent.decide(model, self, cand[top], up)
             if k == cand.size or accept.sum() >= places:
                 break

@@ -39,7 +39,7 @@ class RiskDynamics:
         p, pop = model.p, model.pop
         pull = model.age_terms()["pull"]
         if model.week % PEER_EVERY == 0 or self.peer_mean is None:
-            self.peer_mean = peer_mean(model.net.peer_weights, pop.x)
+            self.peer_mean = peer_mean(model.net.peers, pop.x)
         seed = model.streams.seed
         risk_week_keyed(pop.x, model.mu_eff, model.mu_dev if model.mu_dev_active else None,
                         self.peer_mean, pull, p["risk_relaxation_rate"], p["risk_noise_sd"],
