@@ -98,35 +98,79 @@ def _in_counts_loop(indptr, indices, sources, n):
 
 
 def _exposure_loop(stage, member_id, status, jailed, peer_ptr, peer_idx, sib_ptr, sib_idx,
-                   school, n_schools, out_deg, lo, hi, periph, member):
+                   school, out_deg, lo, hi, periph, member, full, inv_prev, net_prev, inv_cnt,
+                   net_cnt, sib_inv_cnt, sib_net_cnt, per_school, share, friends2, sib_inv, sib2,
+                   school2):
+    """Bring the exposure arrays up to date: one pass over the youths finds who joined or left
+    the involved (stages lo..hi) and the criminal network (peripheral, or members not in
+    prison) since the last call, and only their ties are counted again; `full` starts from
+    nothing (new networks or population). Counts are integers, so the arrays are those of a
+    count from scratch (the float32 numbers of Involvement.exposure's numpy code)."""
     n = stage.size
-    share = np.zeros(n, np.float32)
-    friends2 = np.zeros(n, np.float32)
-    sib_inv_n = np.zeros(n, np.int32)
-    sib2_n = np.zeros(n, np.int32)
-    per_school = np.zeros(n_schools, np.float32)
+    if full:
+        inv_prev[:] = False
+        net_prev[:] = False
+        inv_cnt[:] = 0
+        net_cnt[:] = 0
+        sib_inv_cnt[:] = 0
+        sib_net_cnt[:] = 0
+        per_school[:] = 0
+        share[:] = _ZERO
+        friends2[:] = _ZERO
+        sib_inv[:] = False
+        sib2[:] = False
+    net_changed = full
     for i in range(n):
         s = stage[i]
-        if s >= lo and s <= hi:
+        inv = s >= lo and s <= hi
+        net = s == periph or s == member
+        if s == member and member_id[i] >= 0 and status[member_id[i]] == jailed:
+            net = False
+        if inv != inv_prev[i]:
+            d = 1 if inv else -1
+            inv_prev[i] = inv
             for e in range(peer_ptr[i], peer_ptr[i + 1]):
-                share[peer_idx[e]] += _ONE
+                j = peer_idx[e]
+                inv_cnt[j] += d
+                share[j] = np.float32(inv_cnt[j]) / max(out_deg[j], _ONE)
             for e in range(sib_ptr[i], sib_ptr[i + 1]):
-                sib_inv_n[sib_idx[e]] += 1
-        if s == periph or s == member:
-            if s == member and member_id[i] >= 0 and status[member_id[i]] == jailed:
-                continue
+                j = sib_idx[e]
+                sib_inv_cnt[j] += d
+                sib_inv[j] = sib_inv_cnt[j] > 0
+        if net != net_prev[i]:
+            d = 1 if net else -1
+            net_prev[i] = net
+            net_changed = True
             for e in range(peer_ptr[i], peer_ptr[i + 1]):
-                friends2[peer_idx[e]] += _ONE
+                j = peer_idx[e]
+                net_cnt[j] += d
+                friends2[j] = np.float32(net_cnt[j])
             for e in range(sib_ptr[i], sib_ptr[i + 1]):
-                sib2_n[sib_idx[e]] += 1
+                j = sib_idx[e]
+                sib_net_cnt[j] += d
+                sib2[j] = sib_net_cnt[j] > 0
             if school[i] >= 0:
-                per_school[school[i]] += _ONE
-    school2 = np.zeros(n, np.float32)
-    for i in range(n):
-        share[i] = share[i] / max(out_deg[i], _ONE)
-        if school[i] >= 0:
-            school2[i] = max(per_school[school[i]] - friends2[i], _ZERO)
-    return share, friends2, sib_inv_n > 0, sib2_n > 0, school2
+                per_school[school[i]] += d
+    if net_changed:
+        for i in range(n):
+            if school[i] >= 0:
+                school2[i] = max(np.float32(per_school[school[i]]) - friends2[i], _ZERO)
+            else:
+                school2[i] = _ZERO
+
+
+class ExposureState:
+    """The exposure arrays of one model between weeks, and what they were counted on."""
+
+    def __init__(self, n: int, n_schools: int):
+        self.token: tuple = ()
+        self.n_schools = n_schools
+        self.inv_prev, self.net_prev = np.zeros(n, np.bool_), np.zeros(n, np.bool_)
+        self.counts = [np.zeros(n, np.int32) for _ in range(4)]
+        self.per_school = np.zeros(max(n_schools, 1), np.int32)
+        self.out = {"share": np.zeros(n, np.float32), "friends2": np.zeros(n, np.float32),
+                    "sib_inv": np.zeros(n, np.bool_), "sib2": np.zeros(n, np.bool_),
+                    "school2": np.zeros(n, np.float32)}
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -358,16 +402,29 @@ def entity_keys(prefix: np.uint64, ids: np.ndarray, tail: np.ndarray) -> np.ndar
 
 
 def exposure(stage, member_id, status, jailed, peers_t, siblings, school, n_schools, out_deg,
-             lo, hi, periph, member) -> dict[str, np.ndarray] | None:
-    """Exposure to involved friends, siblings and schoolmates in one pass (see
-    Involvement.exposure for the numpy version and the meaning), or None without the kernels."""
+             lo, hi, periph, member, state: ExposureState | None = None
+             ) -> tuple[dict[str, np.ndarray], ExposureState] | None:
+    """Exposure to involved friends, siblings and schoolmates (see Involvement.exposure for the
+    numpy version and the meaning), or None without the kernels. Kept up to date in `state`
+    from the week before: only youths who joined or left the involved or the network are
+    counted again; a new state is made (and returned) when there is none or when the
+    networks, schools or population are other objects than last time. The arrays returned
+    belong to the state and change with the next call."""
     if _jit is None:
         return None
-    share, friends2, sib_inv, sib2, school2 = _exposure_loop(
-        stage, member_id, status, jailed, peers_t.indptr, peers_t.indices, siblings.indptr,
-        siblings.indices, school, n_schools, out_deg, lo, hi, periph, member)
-    return {"share": share, "friends2": friends2, "sib_inv": sib_inv, "sib2": sib2,
-            "school2": school2}
+    token = (peers_t, siblings, school, out_deg)  # compared by identity: rebuilt yearly
+    full = state is None or len(state.token) != 4 or any(
+        a is not b for a, b in zip(state.token, token, strict=True))
+    if full and (state is None or state.inv_prev.size != stage.size
+                 or state.n_schools != n_schools):
+        state = ExposureState(stage.size, n_schools)
+    state.token = token
+    o = state.out
+    _exposure_loop(stage, member_id, status, jailed, peers_t.indptr, peers_t.indices,
+                   siblings.indptr, siblings.indices, school, out_deg, lo, hi, periph, member,
+                   full, state.inv_prev, state.net_prev, *state.counts, state.per_school,
+                   o["share"], o["friends2"], o["sib_inv"], o["sib2"], o["school2"])
+    return o, state
 
 
 def take_rows(x: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -174,6 +174,7 @@ class UmeaModel(mesa.Model):
         self.betas = np.array([self.p[b] for b in BETA_NAMES], F32)
         self.cost_this_step = 0.0
         self.flows = np.zeros((self.city.n_districts, len(FLOWS)), np.int32)
+        self._flow_cols: dict[tuple[str, ...], np.ndarray] = {}  # count_flows column lists
         self.stage_changes: list[np.ndarray] = []  # youths whose stage changed (for the caches)
         self.reset_modifiers()
         # the processes, in the order they run (module docstring)
@@ -385,6 +386,17 @@ class UmeaModel(mesa.Model):
         if len(idx):
             self.flows[:, FLOW_INDEX[flow]] += np.bincount(self.pop.district[idx],
                                                            minlength=self.flows.shape[0])
+
+    def count_flows(self, flows: tuple[str, ...], idx: np.ndarray, which: np.ndarray) -> None:
+        """Add each youth `idx[k]` to flow `flows[which[k]]`, by district, in one count (the
+        same as a `count_flow` per flow)."""
+        if len(idx):
+            cols = self._flow_cols.get(flows)
+            if cols is None:
+                cols = self._flow_cols[flows] = np.array([FLOW_INDEX[f] for f in flows])
+            d = self.flows.shape[0]
+            self.flows[:, cols] += np.bincount(which * d + self.pop.district[idx],
+                                               minlength=len(flows) * d).reshape(len(flows), d).T
 
     def count_group(self, flow: int, idx: np.ndarray) -> None:
         """Add the youths `idx` to this week's flow number `flow` of `GROUP_FLOWS`, by age band

@@ -119,6 +119,28 @@ def test_exposure_kernel_equals_numpy(monkeypatch):
     assert ref["friends2"].sum() > 0 and ref["school2"].sum() > 0 and ref["sib_inv"].any()
 
 
+def test_exposure_kept_up_to_date_equals_a_count_from_scratch(monkeypatch):
+    """The exposure arrays carried from week to week (only joiners' and leavers' ties counted
+    again) equal the numpy count from scratch every week, through the school year's new
+    networks and with the plan's measures, arrests and exits at work."""
+    model = UmeaModel(seed=8, years=2, scenario="scenarios/uvts_2024_2026.yaml")
+    inv, checked, rebuilt = model.involvement, 0, 0
+    for week in range(60):
+        model.step()
+        if week < 44 and week % 6:
+            continue
+        got = {k: v.copy() for k, v in inv.exposure(model).items()}
+        with monkeypatch.context() as mp:
+            mp.setattr(kernels, "_jit", None)
+            ref = inv.exposure(model)
+        for k in ref:
+            assert got[k].dtype == ref[k].dtype and np.array_equal(got[k], ref[k]), (week, k)
+        checked += 1
+        rebuilt += week == 52
+    assert checked > 20 and rebuilt
+    assert ref["friends2"].sum() > 0 and ref["school2"].sum() > 0 and ref["sib2"].any()
+
+
 # ---- risk and involvement kernels (issue 11) -------------------------------------------------
 def test_peer_mean_rows_and_stages_equal_numpy(monkeypatch):
     """The friends' mean (sums in scipy's order, then divided by the number of friends), row

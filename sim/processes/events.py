@@ -70,15 +70,13 @@ class EventLog:
         if len(slots) == 0:
             return
         table = self._tables.get(labels)
-        if table is None:
+        if table is None or (table[which] < 0).any():  # labels not seen before: code them
             present = np.zeros(len(labels), bool)
             present[which] = True
             for j in sorted(np.flatnonzero(present).tolist(), key=labels.__getitem__):
                 self._code(self._details, labels[j])
-            codes = [self._details.get(label, -1) for label in labels]
-            table = np.array(codes, np.int32)
-            if min(codes) >= 0:  # every label has its code: reuse the table from now on
-                self._tables[labels] = table
+            table = self._tables[labels] = np.array(
+                [self._details.get(label, -1) for label in labels], np.int32)
         pop = self.model.pop
         self._chunks.append((self.model.week, self._code(self._kinds, kind), table[which],
                              pop.person_id[slots], pop.age[slots]))

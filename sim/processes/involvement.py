@@ -45,7 +45,8 @@ from sim.rng import keyed_uniform
 
 F32 = np.float32
 # event details "layer|recruiter's age" (age -1: no recruiter), indexed by layer · 62 + age + 1
-RECRUITED_BY = np.array([f"{layer}|{age}" for layer in rc.LAYERS for age in range(-1, 61)])
+RECRUITED_BY = tuple(f"{layer}|{age}" for layer in rc.LAYERS for age in range(-1, 61))
+RECRUIT_FLOWS = (*(f"recruited_{name}" for name in rc.LAYERS), "recruited_u18", "recruited_male")
 # Share of youths aged 10-20 at stage 1 at the start: about the level the baseline settles at.
 INITIAL_NORM_BREAKING = 0.045
 ENTRY_MIN_AGE = 10  # youths younger than this are not at risk of norm-breaking
@@ -86,6 +87,7 @@ class Involvement:
         self.turned_away = 0
         self._open: np.ndarray | None = None  # the records' open slots at this week's start
         self._contacts: np.ndarray | None = None  # candidates' contacts per layer (kernels)
+        self._exposure: kernels.ExposureState | None = None  # last week's counts (kernels)
 
     # ---- initial state --------------------------------------------------------------------------
     def initialise(self, model: Any) -> None:
@@ -142,9 +144,11 @@ class Involvement:
         n = pop.n
         fused = kernels.exposure(st, model.member_id, net.status, rc.INCARCERATED, model.peers_t,
                                  model.net.siblings, pop.school, pop.school_type.size,
-                                 model.out_degree, NORM_BREAKING, MEMBER, PERIPHERAL, MEMBER)
-        if fused is not None:  # one compiled pass, the same numbers
-            return fused
+                                 model.out_degree, NORM_BREAKING, MEMBER, PERIPHERAL, MEMBER,
+                                 self._exposure)
+        if fused is not None:  # kept up to date from last week's counts: the same numbers
+            ex, self._exposure = fused
+            return ex
         involved = np.flatnonzero((st >= NORM_BREAKING) & (st <= MEMBER))
         away = (st == MEMBER) & (model.member_id >= 0)
         away[away] = net.status[model.member_id[away]] == rc.INCARCERATED
@@ -310,16 +314,16 @@ class Involvement:
                                                                  model.week), self._open)
         model.recruiter[cand] = rec
         pop = model.pop
-        for k, name in enumerate(rc.LAYERS):
-            model.count_flow(f"recruited_{name}", cand[layer == k])
-        model.count_flow("recruited_u18", cand[pop.age[cand] < 18])
+        # the layers' flows, under-18s and boys in one count (a youth in three of them)
+        u18, boys = cand[pop.age[cand] < 18], cand[pop.boy[cand]]
+        model.count_flows(RECRUIT_FLOWS, np.concatenate((cand, u18, boys)), np.concatenate(
+            (layer, np.full(u18.size, 4, np.int64), np.full(boys.size, 5, np.int64))))
         self.change(model, cand, NORM_BREAKING, PERIPHERAL, None)
         rec_age = np.where(rec >= 0, model.network.age[np.maximum(rec, 0)], -1).astype(int)
         model.recording.recruitment(pop.age[cand], rec_age)
-        model.count_flow("recruited_male", cand[pop.boy[cand]])
         model.count_group(0, cand)
         code = layer * 62 + np.clip(rec_age, -1, 60) + 1
-        model.events.log("recruited_by", cand, RECRUITED_BY[code])
+        model.events.log_coded("recruited_by", cand, RECRUITED_BY, code)
 
     def promote(self, model: Any, idx: np.ndarray) -> None:
         """Peripheral youths who become network members."""
