@@ -286,6 +286,17 @@ class Universal(Measure):
         return np.flatnonzero(self.eligible(model) & (self.u_part < share))
 
 
+def _kept(model: Any, values: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    """`~np.isin(values, slots)` through a mask of `slots` made once for all measures that
+    forget the same newcomers (np.isin sorted them again for each: 10 ms a school year)."""
+    cached = getattr(model, "_forget_mask", None)
+    if cached is None or cached[0] is not slots:
+        mask = np.zeros(model.pop.n, bool)
+        mask[slots] = True
+        cached = model._forget_mask = (slots, mask)
+    return ~cached[1][values]
+
+
 class Programme(Measure):
     """Places a year, filled by referral with a waiting list (indicated) or by outreach
     (selective); guardians accept or decline as a household."""
@@ -307,9 +318,9 @@ class Programme(Measure):
         super().forget(model, slots)
         self._enrolled_until = None
         self.offered[slots] = False
-        keep = ~np.isin(self.slots, slots)
+        keep = _kept(model, self.slots, slots)
         self.slots, self.begin, self.done = self.slots[keep], self.begin[keep], self.done[keep]
-        keep = ~np.isin(self.queue, slots)
+        keep = _kept(model, self.queue, slots)
         self.queue, self.queued_at = self.queue[keep], self.queued_at[keep]
 
     def intake(self, model: Any, week: int, consent: Any) -> None:
@@ -496,7 +507,7 @@ class Compulsory(Measure):
 
     def forget(self, model: Any, slots: np.ndarray) -> None:
         super().forget(model, slots)
-        keep = ~np.isin(self.slots, slots)
+        keep = _kept(model, self.slots, slots)
         self.slots, self.begin = self.slots[keep], self.begin[keep]
         self.placed[slots] = False
 
