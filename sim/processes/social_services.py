@@ -93,6 +93,14 @@ class SocialServices:
                                ).astype(np.float32)
         self._rate_week = model.week
 
+    def _totals(self, share: np.ndarray) -> None:
+        """Both hazards times new channel shares, from the hazards of the last `_base_rates`
+        (the same float64 products, rounded to float32, as there)."""
+        adult_share = share[1, 1] + share[1, 2]
+        self._fam_total = (self._fam * share[0].sum()).astype(np.float32)
+        self._beh_total = (self._beh * np.where(self._child, share[1].sum(), adult_share)
+                           ).astype(np.float32)
+
     def _shares(self, model: Any) -> np.ndarray:
         share = dt.CHANNEL_SHARE * np.asarray(model.detect_mult, np.float64)[None, :]
         share[1, 0] *= min(model.info_share, 1.0) / dt.DEFAULT_INFO_SHARE
@@ -118,18 +126,23 @@ class SocialServices:
     def weekly_probs(self, model: Any) -> np.ndarray:
         """Probability of any report (or, from 18, any contact) per youth this week.
 
-        The risk-factor part (`_base_rates`) is recomputed every RATE_EVERY weeks, or when a
-        measure changes the channels, on the same schedule in every scenario: a plan whose
-        measures set per-youth report multipliers sees the risk factors as often as one without
-        (before, such plans recomputed it every week, a difference from their counterfactual that
-        no measure caused). With multipliers in force the weekly probabilities are recomputed in
+        The risk-factor part (`_base_rates`) is recomputed every RATE_EVERY weeks, on the same
+        schedule in every scenario: a plan whose measures change the channels' shares (from
+        week to week as they phase in) or set per-youth report multipliers sees the risk
+        factors as often as one without; only its channel totals (`_totals`) follow the
+        channels every week. (Before, such plans recomputed the risk-factor part every week, a
+        difference from their counterfactual that no measure caused.) With multipliers in force the weekly probabilities are recomputed in
         full from those parts; without, only for youths whose stage changed, who were reported
         last week (a concern becomes recent) or whose report stopped being recent: the same
         values as a full recomputation, at a fraction of the cost."""
         share = self._share = self._shares(model)
         key = tuple(share.ravel())
-        if self._rate_week < 0 or model.week - self._rate_week >= RATE_EVERY or key != self._key:
+        if self._rate_week < 0 or model.week - self._rate_week >= RATE_EVERY:
             self._base_rates(model, share)
+            self._key = key
+            self._p = self._rates_of(model, None)
+        elif key != self._key:  # only the channels moved: the same hazards, new shares
+            self._totals(share)
             self._key = key
             self._p = self._rates_of(model, None)
         elif model.report_mult_active:
