@@ -103,8 +103,16 @@ class CriminalNetwork:
                "tier": np.broadcast_to(np.asarray(tier, np.int8), (k,)),
                "boy": np.broadcast_to(np.asarray(boy, bool), (k,)),
                "outside": np.zeros(k, np.int16)}
-        for name, values in new.items():  # np.concatenate: np.r_ costs more than the copy
-            setattr(self, name, np.concatenate((getattr(self, name), values)))
+        n, bufs = self.n, self.__dict__.setdefault("_bufs", {})
+        for name, values in new.items():
+            # each field is a view of a buffer with room to grow (doubling): appending copies
+            # only the new records, where np.concatenate copied every record at each add
+            cur, buf = getattr(self, name), bufs.get(name)
+            if buf is None or cur.base is not buf or cur.size != n or buf.size < n + k:
+                buf = bufs[name] = np.empty(max(2 * (n + k), 64), cur.dtype)
+                buf[:n] = cur
+            buf[n:n + k] = values
+            setattr(self, name, buf[:n + k])
         return idx
 
     @property

@@ -129,3 +129,27 @@ def test_finished_model_is_freed():
     del m
     gc.collect()
     assert ref() is None
+
+
+def test_network_records_grow_in_place_and_keep_what_was_written():
+    """Records appended in batches equal one concatenation; a status written between additions
+    (an arrest) survives later additions, as the arrays grow inside their buffers."""
+    from sim.recruitment import ACTIVE, INCARCERATED, CriminalNetwork
+
+    rng = np.random.default_rng(1)
+    net, parts = CriminalNetwork(), []
+    for batch in range(40):
+        k = int(rng.integers(0, 9))
+        age = rng.uniform(15, 40, k).astype(np.float32)
+        key = rng.integers(0, 2**63, k).astype(np.uint64)
+        idx = net.add(age, rng.integers(0, 5, k), rng.integers(0, 4, k), np.full(k, -1), key,
+                      tier=batch % 3, boy=bool(batch % 2))
+        assert np.array_equal(idx, np.arange(net.n - k, net.n))
+        parts.append((age, key))
+        if batch == 3 and net.n:
+            net.status[0] = INCARCERATED
+    assert np.array_equal(net.age, np.concatenate([a for a, _ in parts]))
+    assert np.array_equal(net.key, np.concatenate([k for _, k in parts]))
+    assert net.status[0] == INCARCERATED and (net.status[1:] == ACTIVE).all()
+    assert all(getattr(net, f).size == net.n for f in ("district", "wanted", "youth", "release",
+                                                        "tier", "boy", "outside"))
