@@ -492,9 +492,11 @@ def _interrupt(argv: list[str], cwd: Path, after: float) -> subprocess.Completed
 
 @pytest.mark.parametrize("command", ["run", "sweep"])
 def test_ctrl_c_ends_with_one_line_and_status_130(tmp_path, command):
-    scen = _write(tmp_path, "s.yaml", f"extends: {BASELINE}\nname: s\nyears: 2\n")
+    # enough work (16 ten-year runs, about 10 s on 2 cores) that Ctrl-C at 5 s lands mid-run; with
+    # 8 two-year runs the engine finished first and the signal came as the interpreter exited
+    scen = _write(tmp_path, "s.yaml", f"extends: {BASELINE}\nname: s\nyears: 10\n")
     if command == "run":
-        argv = ["run", str(scen), "--replicates", "8", "--workers", "2", "--out", "out"]
+        argv = ["run", str(scen), "--replicates", "16", "--workers", "2", "--out", "out"]
     else:
         exp = _write(tmp_path, "e.yaml", f"scenario: {scen}\nparameters: [gamma_peer]\n"
                      "method: lhs\nsamples: 40\noutputs: [new_members_u18_per_year]\n")
