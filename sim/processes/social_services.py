@@ -131,8 +131,9 @@ class SocialServices:
         week to week as they phase in) or set per-youth report multipliers sees the risk
         factors as often as one without; only its channel totals (`_totals`) follow the
         channels every week. (Before, such plans recomputed the risk-factor part every week, a
-        difference from their counterfactual that no measure caused.) With multipliers in force the weekly probabilities are recomputed in
-        full from those parts; without, only for youths whose stage changed, who were reported
+        difference from their counterfactual that no measure caused.) With multipliers in force
+        the weekly probabilities are recomputed in full from those parts; without, only for
+        youths whose stage changed, who were reported
         last week (a concern becomes recent) or whose report stopped being recent: the same
         values as a full recomputation, at a fraction of the cost."""
         share = self._share = self._shares(model)
