@@ -16,6 +16,7 @@ without Numba); `ENGINE` says which is in use and is written into run manifests.
 from __future__ import annotations
 
 import os
+import math
 
 import numpy as np
 
@@ -1317,6 +1318,8 @@ def row_mean(x: np.ndarray) -> np.ndarray:
 
 
 # ---- the week's stage transitions in one pass (issue 11) ---------------------------------------
+_BOUND = 1.0 + 2.0 ** -30  # x(1 + 2^-30) bounds 1 - e^-x above, whatever expm1's last-bit error
+
 # Outcome codes of `transitions`, in the order Involvement.step applies them.
 T_ENTRY, T_DESIST1, T_RECRUIT, T_PROMOTE, T_LEAVE2, T_LEAVE3 = 1, 2, 3, 4, 5, 6
 N_OUTCOMES = 7
@@ -1364,7 +1367,7 @@ def _rates_loop(stage, age, min_age, x, friends2, sib2, school2, vis32, district
                 sex_prog, recruiter, status, active, use_mult, week_len, total, rate_a):
     """Pass 2: every youth's total hazard of leaving its stage (yearly, float64) and the hazard
     of the first way out (entry, recruitment, promotion), from pass 1's exponentials; `total`
-    then holds -total·week, ready for numpy's expm1."""
+    then holds -total·week (pass 3 takes its expm1 where needed)."""
     three = np.float32(3.0)
     for i in range(stage.size):
         s = stage[i]
@@ -1398,16 +1401,22 @@ def _rates_loop(stage, age, min_age, x, friends2, sib2, school2, vis32, district
         rate_a[i] = a / t if t > 0 else 0.0
 
 
-def _decide_loop(stage, u, p_none, rate_share, x, friends2, sib2, school2, vis32, district, c32,
-                 c64, contacts):
+def _decide_loop(stage, u, neg_total, rate_share, x, friends2, sib2, school2, vis32, district,
+                 c32, c64, contacts):
     """Pass 3: each youth's outcome from its uniform (see Involvement.compete), grouped by
-    outcome in slot order; the candidates' contacts go into `contacts`."""
+    outcome in slot order; the candidates' contacts go into `contacts`. `neg_total` holds
+    -total·week; the week's probability -expm1(-total·week) is computed only for the youths
+    whose uniform falls below total·week, which bounds it from above (1 - e^-y < y), with a
+    margin far wider than expm1's rounding: the same decisions as computing it for everyone."""
     n = stage.size
     code = np.zeros(n, np.int8)
     counts = np.zeros(N_OUTCOMES, np.int64)
     for i in range(n):
         s = stage[i]
-        p_any = -p_none[i]
+        y = -neg_total[i]
+        if not u[i] < y * _BOUND:
+            continue
+        p_any = -math.expm1(neg_total[i])
         if not u[i] < p_any:
             continue
         first = u[i] < p_any * rate_share[i]
@@ -1455,7 +1464,8 @@ def transitions(stage, age, min_age, u, x, betas, prot, boost, dev, use_prot, ex
                 status, active, pressure, contacts):
     """The week's stage transitions of every youth, or None without the kernels: three
     compiled passes over the population (the hazards' exponents; the hazards; the outcomes)
-    around numpy's `exp` and `expm1`, instead of some forty numpy calls over the stage groups.
+    around numpy's `exp` (pass 3 calls expm1 only where a uniform could fall below the
+    week's probability), instead of some forty numpy calls over the stage groups.
     The hazards are Involvement.step's (its numpy code is the reference), in the same float
     types and order; the dot products x·β are added one after the other where numpy calls BLAS,
     whose last bit can differ, so a decision could change only where a uniform falls within
@@ -1485,7 +1495,6 @@ def transitions(stage, age, min_age, u, x, betas, prot, boost, dev, use_prot, ex
                 district, c32, c64, arg, age_terms["entry"], entry_mult, age_terms["recruit"],
                 recruit_mult, age_terms["ramp"], desist_mult, yis, age_terms["sex_progress"],
                 recruiter, status, np.int8(active), use_mult, np.float64(WEEK), total, share_a)
-    np.expm1(total, out=total)
     order, starts = _decide_loop(stage, u, total, share_a, x, ex["friends2"], ex["sib2"],
                                  ex["school2"], vis32, district, c32, c64, contacts)
     return order, starts

@@ -197,7 +197,7 @@ class UmeaModel(mesa.Model):
         self.add_youths(range(n))
         self.measures = InterventionSet(list(interventions), self)
         self.social.burn_in(self)
-        self.datacollector = mesa.DataCollector(model_reporters=_reporters())
+        self.datacollector = WeeklyCollector(model_reporters=_reporters())
 
     @classmethod
     def from_scenario(cls, path: str | Path, **overrides: Any) -> UmeaModel:
@@ -499,3 +499,35 @@ def _reporters() -> dict[str, Any]:
         "cost_sek": lambda m: float(m.cost_this_step),
     })
     return reporters
+
+
+_FLOW_SUMS = (
+    ("periphery_entries", [FLOW_INDEX[f"recruited_{k}"] for k in rc.LAYERS]),
+    ("new_members", [FLOW_INDEX["new_members"]]),
+    ("reports_of_concern", [FLOW_INDEX[f"reports_{c}"] for c in
+                            ("school", "social", "police", "healthcare_other")]),
+)
+
+
+class WeeklyCollector(mesa.DataCollector):
+    """Mesa's DataCollector with the model's own reporters (`_reporters`) read in one go: the
+    same values, without a reporter call and a deep copy per column and week (about half of the
+    collector's time). Any other set of reporters, agent reporters or tables are collected by
+    Mesa's own `collect`."""
+
+    _NAMES = tuple(_reporters())
+
+    def collect(self, model: Any) -> None:
+        if (self.agent_reporters or self.agenttype_reporters
+                or tuple(self.model_reporters) != self._NAMES or not isinstance(model, UmeaModel)):
+            super().collect(model)
+            return
+        t, mv = model.week, self.model_vars
+        for k, c in enumerate(model.recorder.stage_counts[t].sum(axis=0).tolist()):
+            mv[f"stage_{rc.STAGES[k]}"].append(c)
+        for name, idx in _FLOW_SUMS:
+            mv[name].append(int(model.flows[:, idx].sum()))
+        mv["known_to_social_services"].append(int(model.social.known.sum()))
+        net = model.network
+        mv["active_members"].append(int((net.active & net.members).sum()))
+        mv["cost_sek"].append(float(model.cost_this_step))

@@ -36,6 +36,40 @@ def test_batch_run_stops_at_the_horizon():
     assert len(df) == 52 and list(df["Step"]) == list(range(52))
 
 
+def test_the_models_collector_records_what_mesas_collector_records():
+    """WeeklyCollector reads the model's reporters in one go: the same table, week by week, as
+    Mesa's DataCollector calling each reporter (a plan with measures: costs, cases, members)."""
+    from sim.model import _reporters
+    from sim.scenario import load_scenario
+
+    model = UmeaModel(seed=4, years=1,
+                      interventions=load_scenario("scenarios/uvts_2024_2026.yaml").specs())
+    plain, ours_collect = mesa.DataCollector(model_reporters=_reporters()), model.datacollector.collect
+
+    def both(m):  # the step collects before the week advances: both collectors at that moment
+        ours_collect(m)
+        plain.collect(m)
+
+    model.datacollector.collect = both
+    model.run()
+    ours, theirs = model.datacollector.get_model_vars_dataframe(), plain.get_model_vars_dataframe()
+    assert type(model.datacollector).__name__ == "WeeklyCollector" and len(ours) == 52
+    pd.testing.assert_frame_equal(ours, theirs)
+    assert ours["cost_sek"].sum() > 0 and ours["known_to_social_services"].min() > 0
+    assert ours["periphery_entries"].sum() > 0 and ours["active_members"].min() > 0
+
+
+def test_a_collector_with_other_reporters_is_mesas_own():
+    model = UmeaModel(seed=4, years=1)
+    model.datacollector = type(model.datacollector)(
+        model_reporters={"mean_age": lambda m: float(m.pop.age.mean()), "week": "week"})
+    for _ in range(3):
+        model.step()
+    df = model.datacollector.get_model_vars_dataframe()
+    assert list(df.columns) == ["mean_age", "week"] and list(df["week"]) == [0, 1, 2]
+    assert df["mean_age"].is_monotonic_increasing
+
+
 solara = pytest.importorskip("solara")
 pytest.importorskip("altair")  # Mesa's visualisation imports it
 
