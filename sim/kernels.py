@@ -1566,9 +1566,26 @@ def _sequence_at_loop(key, pos, out):
             out[r] = np.float32(z >> _S40) * _F24
 
 
+def _sequence_below_loop(key, p):
+    n = p.size
+    hit = np.empty(n, np.int64)
+    m = 0
+    for k in range((n + 1) // 2):
+        z = _mix(key + np.uint64(k) * _GOLDEN)
+        i = 2 * k
+        if np.float32((z & _LOW32) >> _S8) * _F24 < p[i]:
+            hit[m] = i
+            m += 1
+        if i + 1 < n and np.float32(z >> _S40) * _F24 < p[i + 1]:
+            hit[m] = i + 1
+            m += 1
+    return hit[:m].copy()
+
+
 if _jit is not None:
     _sequence_loop = _jit(_sequence_loop)
     _sequence_at_loop = _jit(_sequence_at_loop)
+    _sequence_below_loop = _jit(_sequence_below_loop)
 
 
 def sequence_uniforms(key: int | np.uint64, size: int, out: np.ndarray | None = None
@@ -1585,6 +1602,14 @@ def sequence_uniforms(key: int | np.uint64, size: int, out: np.ndarray | None = 
         out = np.empty(size, np.float32)
     _sequence_loop(np.uint64(key), out)
     return out
+
+
+def sequence_below(key: int | np.uint64, p: np.ndarray) -> np.ndarray:
+    """`np.flatnonzero(sequence_uniforms(key, p.size) < p)` in one compiled pass, without
+    the uniforms in memory (the same numbers, compared in the same float types)."""
+    if _jit is None or p.dtype != np.float32:
+        return np.flatnonzero(sequence_uniforms(key, p.size) < p)
+    return _sequence_below_loop(np.uint64(key), p)
 
 
 def sequence_uniforms_at(key: int | np.uint64, positions: np.ndarray) -> np.ndarray:

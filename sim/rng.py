@@ -53,6 +53,11 @@ class Streams:
             buf = self._buffers[name] = np.empty(size, np.float32)
         return kernels.sequence_uniforms(week_key(self.seed, name, week), size, buf)
 
+    def week_below(self, name: str, week: int, p: np.ndarray) -> np.ndarray:
+        """Positions i where number i of the stream (name, week) is below `p[i]` (float32): the
+        youths whose event fires, as `np.flatnonzero(week_uniforms(...) < p)`."""
+        return kernels.sequence_below(week_key(self.seed, name, week), p)
+
     def week_uniforms_at(self, name: str, week: int, positions: np.ndarray) -> np.ndarray:
         """Numbers `positions` of the counter-based stream (name, week), without the others."""
         return kernels.sequence_uniforms_at(week_key(self.seed, name, week), positions)

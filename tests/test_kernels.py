@@ -99,6 +99,24 @@ def test_counter_based_draws_equal_numpy(monkeypatch):
     assert 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.05
 
 
+@pytest.mark.parametrize("size", [1, 2, 999, 27_101])
+def test_youths_below_their_probability_in_one_pass(size):
+    """`sequence_below` (social services' weekly reports) fires where the stream's uniform is
+    below the probability: the same positions as making the uniforms and comparing, for odd
+    and even sizes, probabilities of 0 and 1 and probabilities equal to the uniforms."""
+    key = 0x9E3779B97F4A7C15 + size
+    u = kernels.sequence_uniforms(key, size)
+    p = np.random.default_rng(size).random(size, dtype=np.float32) * np.float32(0.3)
+    p[::7] = 0
+    p[3::11] = 1
+    p[5::13] = u[5::13]  # exactly equal: not below, no event
+    p[6::17] = np.nextafter(u[6::17], np.float32(2))  # one step above: an event
+    got = kernels.sequence_below(key, p)
+    assert np.array_equal(got, np.flatnonzero(u < p))
+    if size > 100:
+        assert 0.1 < got.size / size < 0.3  # p averages about 0.2 here
+
+
 def test_exposure_kernel_equals_numpy(monkeypatch):
     """The fused exposure pass against the numpy code, on a model with youths at every stage,
     members in prison included."""

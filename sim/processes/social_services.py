@@ -163,15 +163,16 @@ class SocialServices:
     # ---- the weekly process -------------------------------------------------------------------
     def step(self, model: Any, u: np.ndarray | None = None, record: bool = True) -> None:
         week, pop = model.week, model.pop
-        if u is None:
-            u = model.streams.week_uniforms("reports", week, pop.n)
         closing = np.flatnonzero(self.case_end <= week)  # only open cases have an end week
         if closing.size:
             self.known[closing] = False
             self.case_end[closing] = NO_CASE
             if record:
                 model.events.log("case_closed", closing)
-        hit = np.flatnonzero(u < self.weekly_probs(model))
+        probs = self.weekly_probs(model)
+        # the youths whose uniform of the week's "reports" stream falls below their probability
+        hit = (model.streams.week_below("reports", week, probs) if u is None
+               else np.flatnonzero(u < probs))
         self._pending = hit
         self._recent[week % REPEAT_WEEKS] = hit
         if hit.size == 0:
