@@ -67,6 +67,7 @@ def _numba_jit():
 _jit = _numba_jit()
 ENGINE = "numpy" if _jit is None else "numba"
 _HALF, _ZERO, _ONE = np.float32(0.5), np.float32(0.0), np.float32(1.0)
+_MHALF, _F3, _F4, _F17, _F21 = (np.float32(v) for v in (-0.5, 3.0, 4.0, 17.0, 21.0))
 N_FACTORS = len(FACTORS)  # a compile-time constant in the kernels: the loops over factors unroll
 
 
@@ -1319,6 +1320,50 @@ def row_mean(x: np.ndarray) -> np.ndarray:
 
 # ---- the week's stage transitions in one pass (issue 11) ---------------------------------------
 _BOUND = 1.0 + 2.0 ** -30  # x(1 + 2^-30) bounds 1 - e^-x above, whatever expm1's last-bit error
+
+def _age_args_loop(age, c, arg):
+    for i in range(age.size):
+        a = age[i]
+        v = (a - c[0]) / c[1]
+        arg[0, i] = _MHALF * (v * v)
+        v = (a - c[2]) / c[3]
+        arg[1, i] = _MHALF * (v * v)
+
+
+def _age_terms_loop(age, prof, lo, sex_e, sex_r, has_friends, eta, entry, recruit, ramp, pull):
+    for i in range(age.size):
+        a = age[i]
+        young = not a >= lo
+        entry[i] = (_ZERO if young else prof[0, i]) * sex_e[i]
+        recruit[i] = (_ZERO if young else prof[1, i]) * sex_r[i]
+        ramp[i] = _ONE + min(max((a - _F17) / _F3, _ZERO), _ONE)
+        w = min(max((_F21 - a) / _F4, _ZERO), _ONE)
+        pull[i] = (eta * w) * (_ONE if has_friends[i] else _ZERO)
+
+
+if _jit is not None:
+    _age_args_loop = _jit(_age_args_loop)
+    _age_terms_loop = _jit(_age_terms_loop)
+
+
+def age_terms(age: np.ndarray, entry_peak: float, entry_sd: float, recruit_peak: float,
+              recruit_sd: float, sex_entry: np.ndarray, sex_recruit: np.ndarray,
+              has_friends: np.ndarray, eta: float) -> dict[str, np.ndarray] | None:
+    """UmeaModel.age_terms' profiles in two compiled passes around numpy's float32 `exp` (the
+    same values as `recruitment.age_profile`, `late_teen_ramp` and `risk.peer_pull`: the same
+    float32 operations in the same order), or None without the kernels."""
+    if _jit is None:
+        return None
+    f = np.float32
+    n = age.size
+    arg = np.empty((2, n), f)
+    _age_args_loop(age, np.array([entry_peak, entry_sd, recruit_peak, recruit_sd], f), arg)
+    np.exp(arg, out=arg)
+    out = {k: np.empty(n, f) for k in ("entry", "recruit", "ramp", "pull")}
+    _age_terms_loop(age, arg, f(10.0), sex_entry, sex_recruit, has_friends, f(eta), out["entry"],
+                    out["recruit"], out["ramp"], out["pull"])
+    return out
+
 
 # Outcome codes of `transitions`, in the order Involvement.step applies them.
 T_ENTRY, T_DESIST1, T_RECRUIT, T_PROMOTE, T_LEAVE2, T_LEAVE3 = 1, 2, 3, 4, 5, 6

@@ -356,6 +356,15 @@ class UmeaModel(mesa.Model):
         weeks (ages move 1/52 a year a week; the profiles change little in a month)."""
         if self.week % AGE_EVERY == 0 or not self._age_cache:
             p, age = self.p, self.pop.age
+            fused = kernels.age_terms(age, p["entry_age_peak"], p["entry_age_sd"],
+                                      p["recruit_age_peak"], p["recruit_age_sd"],
+                                      self._sex["entry"], self._sex["recruit"],
+                                      np.diff(self.net.peer_weights.indptr) > 0,
+                                      p["peer_influence_rate"])
+            if fused is not None:  # the same values in two compiled passes
+                fused["sex_progress"] = self._sex["progress"]
+                self._age_cache = fused
+                return fused
             self._age_cache = {
                 "entry": rc.age_profile(age, p["entry_age_peak"], p["entry_age_sd"])
                 * self._sex["entry"],

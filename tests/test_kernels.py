@@ -534,3 +534,23 @@ def test_lowest_k_is_the_first_k_by_key_then_position(monkeypatch, dtype):
             assert got.dtype == np.int64 and np.array_equal(got, want), (size, k)
     monkeypatch.setattr(kernels, "_jit", None)
     assert np.array_equal(kernels.lowest_k(key, 3), np.lexsort((np.arange(key.size), key))[:3])
+
+
+def test_age_terms_kernel_equals_numpy(monkeypatch):
+    """The hazards' age profiles, the late-teen ramp and the peer pull: the compiled passes give
+    numpy's float32 values exactly, for a city's ages and for the edges (10, 17, 20, 21)."""
+    model = UmeaModel(seed=8, years=1)
+    model.step()
+    model.pop.age[:6] = np.array([10.0, np.nextafter(np.float32(10), np.float32(0)), 17.0, 20.0,
+                                  21.0, 25.0], np.float32)
+    model.week = 0  # a week on which the terms are recomputed
+    got = dict(model.age_terms())
+    with monkeypatch.context() as mp:
+        mp.setattr(kernels, "_jit", None)
+        ref = model.age_terms()
+    assert sorted(got) == sorted(ref)
+    for k in ref:
+        assert got[k].dtype == ref[k].dtype and np.array_equal(got[k], ref[k]), k
+    assert got["entry"][1] == 0 < got["entry"][0]  # zero below 10
+    assert got["ramp"][2] == 1 and got["ramp"][3] == 2 and got["pull"][4] == 0
+    assert (got["pull"] > 0).mean() > 0.5
