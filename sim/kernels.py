@@ -23,6 +23,7 @@ import numpy as np
 from sim.risk import FACTORS, PEER_FACTORS, SHOCK_COLS, SQRT12, apply_shocks, update_risk
 
 F32 = np.float32
+_WEEK32 = F32(1.0 / 52.0)  # recruitment.WEEK as numpy rounds it next to float32 arrays
 
 
 # ---- numpy implementations (the reference) ----------------------------------------------------
@@ -701,7 +702,7 @@ def _report_bases_loop(exp_need, exp_school, age, rate_fam, rate_beh, child_age,
 
 
 def _report_rates_loop(idx, beh_total, fam_total, stage_mult, stage, last_any, recent_after,
-                       repeat_mult, mult, use_mult):
+                       repeat_mult, mult, use_mult, week):
     out = np.empty(idx.size, np.float32)
     for j in range(idx.size):
         i = idx[j]
@@ -711,6 +712,8 @@ def _report_rates_loop(idx, beh_total, fam_total, stage_mult, stage, last_any, r
             r = r * repeat_mult
         if use_mult:
             r = r * mult[i]
+        if week > _ZERO:  # recruitment.weekly_prob in float32: -expm1(-(r·week))
+            r = -math.expm1(-(r * week))
         out[j] = r
     return out
 
@@ -910,16 +913,17 @@ def report_bases(exp_need: np.ndarray, exp_school: np.ndarray, age: np.ndarray, 
 
 def report_rates(idx: np.ndarray, beh_total: np.ndarray, fam_total: np.ndarray,
                  stage_mult: np.ndarray, stage: np.ndarray, last_any: np.ndarray,
-                 recent_after: int, repeat_mult: float, mult: np.ndarray | None
-                 ) -> np.ndarray | None:
-    """Yearly report hazards (float32) of youths `idx` before the weekly probability
-    (SocialServices._rates_of), or None."""
+                 recent_after: int, repeat_mult: float, mult: np.ndarray | None,
+                 weekly: bool = False) -> np.ndarray | None:
+    """Yearly report hazards (float32) of youths `idx` (SocialServices._rates_of), or with
+    `weekly` their weekly probabilities as `recruitment.weekly_prob` makes them from the
+    float32 hazards (the same float32 expm1), or None."""
     if _jit is None:
         return None
     use_mult = mult is not None
     return _report_rates_loop(idx, beh_total, fam_total, stage_mult, stage, last_any,
                               recent_after, F32(repeat_mult), mult if use_mult else fam_total,
-                              use_mult)
+                              use_mult, _WEEK32 if weekly else F32(0))
 
 
 def report_draws(hit: np.ndarray, fam: np.ndarray, beh: np.ndarray, stage_mult: np.ndarray,

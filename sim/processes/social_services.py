@@ -112,15 +112,16 @@ class SocialServices:
         rate = kernels.report_rates(np.arange(model.pop.n) if idx is None else idx,
                                     self._beh_total, self._fam_total, dt.STAGE_BEHAVIOUR,
                                     model.stage, self.last_any, model.week - REPEAT_WEEKS,
-                                    model.p["report_repeat_mult"], mult)
-        if rate is None:
-            sel = slice(None) if idx is None else idx
-            rate = self._beh_total[sel] * dt.STAGE_BEHAVIOUR[model.stage[sel]]
-            rate += self._fam_total[sel]
-            recent = self.last_any[sel] > model.week - REPEAT_WEEKS
-            rate[recent] *= np.float32(model.p["report_repeat_mult"])
-            if mult is not None:
-                rate *= mult[sel]
+                                    model.p["report_repeat_mult"], mult, weekly=True)
+        if rate is not None:
+            return rate  # the kernel made the weekly probabilities
+        sel = slice(None) if idx is None else idx
+        rate = self._beh_total[sel] * dt.STAGE_BEHAVIOUR[model.stage[sel]]
+        rate += self._fam_total[sel]
+        recent = self.last_any[sel] > model.week - REPEAT_WEEKS
+        rate[recent] *= np.float32(model.p["report_repeat_mult"])
+        if mult is not None:
+            rate *= mult[sel]
         return weekly_prob(rate).astype(np.float32, copy=False)
 
     def weekly_probs(self, model: Any) -> np.ndarray:
