@@ -719,7 +719,7 @@ def _report_rates_loop(idx, beh_total, fam_total, stage_mult, stage, last_any, r
 
 
 def _recording_loop(district, stage, known, n_districts, monthly, cohort, band_of_cohort, boy,
-                    age, n_bands):
+                    age, n_bands, x):
     stage_counts = np.zeros(n_districts * 5, np.int64)
     known_counts = np.zeros(n_districts, np.int64)
     for i in range(stage.size):
@@ -734,7 +734,13 @@ def _recording_loop(district, stage, known, n_districts, monthly, cohort, band_o
     groups = np.zeros((lanes, m * n_bands * 2 * 5), np.int64)
     teen = np.zeros((lanes, m * 10), np.int64)
     children = np.zeros((lanes, m * n_districts), np.int64)
+    # monthly: the risk factors summed by district in slot order (`district_matrix @ x`'s order)
+    sums = np.zeros((m * n_districts, x.shape[1]), np.float32)
     if monthly:
+        for i in range(stage.size):
+            d = district[i]
+            for c in range(x.shape[1]):
+                sums[d, c] += x[i, c]
         for i in range(stage.size):
             lane = i & 3
             s = stage[i]
@@ -743,7 +749,7 @@ def _recording_loop(district, stage, known, n_districts, monthly, cohort, band_o
             teen[lane, (5 if a >= 13 and a < 20 else 0) + s] += 1
             children[lane, district[i]] += a < 18
     return (stage_counts, known_counts, groups.sum(axis=0), teen.sum(axis=0),
-            children.sum(axis=0))
+            children.sum(axis=0), sums)
 
 
 def _network_counts_loop(status, tier, youth, boy, outside, active, jailed, periph):
@@ -866,17 +872,6 @@ def _book_reports_loop(hit, which, child, week, year, last_report, last_any, rep
         report_year[i] = year
 
 
-def _csr_dense_loop(indptr, indices, data, x):
-    y = np.zeros((indptr.size - 1, x.shape[1]), x.dtype)
-    for r in range(indptr.size - 1):
-        for e in range(indptr[r], indptr[r + 1]):
-            j = indices[e]
-            a = data[e]
-            for c in range(x.shape[1]):
-                y[r, c] += a * x[j, c]
-    return y
-
-
 if _jit is not None:
     _report_exponents_loop = _jit(_report_exponents_loop)
     _report_bases_loop = _jit(_report_bases_loop)
@@ -884,7 +879,6 @@ if _jit is not None:
     _report_draws_loop = _jit(_report_draws_loop)
     _book_reports_loop = _jit(_book_reports_loop)
     _recording_loop = _jit(_recording_loop)
-    _csr_dense_loop = _jit(_csr_dense_loop)
     _network_counts_loop = _jit(_network_counts_loop)
     _open_slots_loop = _jit(_open_slots_loop)
     _turnover_loop = _jit(_turnover_loop)
@@ -963,22 +957,17 @@ def book_reports(hit: np.ndarray, which: np.ndarray, child: np.ndarray, week: in
 
 def recording_counts(district: np.ndarray, stage: np.ndarray, known: np.ndarray, n_districts: int,
                      monthly: bool, cohort: np.ndarray, band_of_cohort: np.ndarray,
-                     boy: np.ndarray, age: np.ndarray, n_bands: int) -> tuple | None:
+                     boy: np.ndarray, age: np.ndarray, n_bands: int, x: np.ndarray
+                     ) -> tuple | None:
     """One pass over the youths for Recording.step: counts by district and stage (flat) and of
     known youths by district; when `monthly` also by age band, sex and stage (flat), by
-    (13-19, stage) and of children by district (empty otherwise). None without the kernels."""
-    if _jit is None:
+    (13-19, stage), of children by district, and the risk factors `x` (float32) summed by
+    district in slot order, as `district_matrix @ x` sums them (empty otherwise). None without
+    the kernels."""
+    if _jit is None or x.dtype != np.float32:
         return None
     return _recording_loop(district, stage, known, n_districts, monthly, cohort, band_of_cohort,
-                           boy, age, n_bands)
-
-
-def csr_times_dense(a, x: np.ndarray) -> np.ndarray | None:
-    """The sparse matrix `a` (CSR, float32) times the dense float32 `x`, summed in scipy's
-    order (row by row, entries in storage order) in float32: `a @ x` bit for bit; or None."""
-    if _jit is None or a.dtype != np.float32 or x.dtype != np.float32:
-        return None
-    return _csr_dense_loop(a.indptr, a.indices, a.data, x)
+                           boy, age, n_bands, x)
 
 
 def network_counts(status: np.ndarray, tier: np.ndarray, youth: np.ndarray, boy: np.ndarray,

@@ -56,7 +56,8 @@ class Recording:
         d = model.city.n_districts
         counts = kernels.recording_counts(pop.district, st, model.social.known, d, monthly,
                                           pop.cohort, BAND_OF_COHORT, pop.boy, pop.age,
-                                          len(AGE_BANDS))
+                                          len(AGE_BANDS), pop.x)
+        self._sums = None
         if counts is None:
             self._refresh(model)
             rec.stage_counts[t] = np.bincount(self._dkey + st, minlength=d * 5).reshape(d, 5)
@@ -70,7 +71,7 @@ class Recording:
         rec.known[t] = counts[1]
         if monthly:
             self._groups = counts[2].reshape(rec.groups[t].shape)
-            self._tk, self._children = counts[3], counts[4]
+            self._tk, self._children, self._sums = counts[3], counts[4], counts[5]
 
     def step(self, model: Any) -> None:
         rec, t, pop = self.recorder, model.week, model.pop
@@ -80,7 +81,7 @@ class Recording:
         rec.flows[t] = model.flows
         if monthly:
             counts = np.maximum(np.bincount(pop.district, minlength=d), 1)[:, None]
-            sums = kernels.csr_times_dense(model.district_matrix, pop.x)
+            sums = self._sums  # from the counting pass (kernels), else scipy's product
             if sums is None:
                 sums = model.district_matrix @ pop.x
             rec.risk_mean[t, :, :-1] = sums / counts
