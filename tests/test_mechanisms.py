@@ -359,3 +359,33 @@ def test_report_hazards_see_the_risk_factors_on_the_same_weeks_in_every_scenario
     social._totals(share)  # from the kept hazards (numpy)
     assert np.array_equal(full[0], social._fam_total) and np.array_equal(full[1], social._beh_total)
     assert full[0].any() and full[1].any()
+
+
+def test_the_burn_in_refreshes_report_hazards_on_schedule_and_keeps_them_exact():
+    """The 156 weeks of reports before the start refresh the risk-factor part every fourth week
+    (the state does not move then) and update the weekly probabilities youth by youth between
+    refreshes: every week's probabilities equal a recomputation from scratch, and the first
+    week of the run refreshes again."""
+    model = UmeaModel(seed=9, years=1)
+    social = model.social
+    assert social._rate_week is None  # refreshed in the first week of the run
+    used, refreshed, orig = [], [], social.weekly_probs
+
+    def checked(m):
+        p = orig(m).copy()
+        refreshed.append(social._rate_week == m.week)
+        kept = (social._fam, social._beh, social._child, social._fam_total, social._beh_total,
+                social._rate_week)
+        social._base_rates(m, social._shares(m))
+        used.append(np.array_equal(p, social._rates_of(m, None)) and p.sum() > 0)
+        (social._fam, social._beh, social._child, social._fam_total, social._beh_total,
+         social._rate_week) = kept
+        return p
+
+    social.weekly_probs = checked
+    social.burn_in(model)  # again, on the model's state at the start
+    assert len(used) == 156 and all(used)
+    assert sum(refreshed) == 39 and refreshed[0]  # every fourth week, from the first
+    assert (social.last_any > -156).sum() > 1000  # the burn-in did report youths
+    model.step()
+    assert social._rate_week == 0

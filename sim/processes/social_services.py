@@ -49,7 +49,7 @@ class SocialServices:
         self.report_year = np.full(n, -10_000, np.int32)
         self.last_any = np.full(n, -10_000, np.int32)
         self._fam = self._beh = None
-        self._rate_week = -1
+        self._rate_week: int | None = None  # None: recompute the hazards at the next week
         self._key: tuple = ()
         self._pending = np.zeros(0, np.int64)
         self._recent = [np.zeros(0, np.int64)] * REPEAT_WEEKS  # who was reported, by week mod 26
@@ -62,7 +62,7 @@ class SocialServices:
         self.reports[slots] = 0
         self.report_year[slots] = -10_000
         self.last_any[slots] = -10_000
-        self._rate_week = -1
+        self._rate_week = None
         self._pending = np.zeros(0, np.int64)
         gone = np.zeros(self.known.size, bool)  # a mask: np.isin per week cost 4 ms a year
         gone[slots] = True
@@ -139,7 +139,7 @@ class SocialServices:
         values as a full recomputation, at a fraction of the cost."""
         share = self._share = self._shares(model)
         key = tuple(share.ravel())
-        if self._rate_week < 0 or model.week - self._rate_week >= RATE_EVERY:
+        if self._rate_week is None or model.week - self._rate_week >= RATE_EVERY:
             self._base_rates(model, share)
             self._key = key
             self._p = self._rates_of(model, None)
@@ -253,11 +253,14 @@ class SocialServices:
         return k, child, dt.investigation_prob(sev, model.p["investigation_share"])
 
     def burn_in(self, model: Any, weeks: int = 156) -> None:
-        """Run the process for `weeks` before the start on the initial state (own stream)."""
+        """Run the process for `weeks` before the start on the initial state (own stream). The
+        hazards' risk-factor part is refreshed on the usual schedule: the burn-in's state does
+        not change, so the values are those of a refresh every week (which the negative weeks
+        used to trigger, a third of a model's set-up)."""
         rng = model.streams.fresh("reports_burn_in")
         start = model.week
         for w in range(-weeks, 0):
             model.week = w
             self.step(model, u=rng.random(model.pop.n, dtype=np.float32), record=False)
         model.week = start
-        self._rate_week = -1
+        self._rate_week = None
