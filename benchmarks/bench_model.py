@@ -5,6 +5,7 @@ benchmarks/README.md.
     python benchmarks/bench_model.py [--repeats 5] [--years 10]      # this tree against today's
     python benchmarks/bench_model.py --reference 71237de --reference 9597157   # other engines
     python benchmarks/bench_model.py --reference none                  # this tree only
+    python benchmarks/bench_model.py --with-scenario scenarios/uvts_2024_2026.yaml  # + the plan
 
 By default the benchmark runs alternately on this tree and on the engine before the compiled
 kernels (`BEFORE_KERNELS`, issue 11's "today's engine"), each checked out into a temporary git
@@ -54,6 +55,10 @@ def main() -> None:
     ap.add_argument("--years", type=int, default=10)
     ap.add_argument("--scenario", default=None, help="run with this scenario's interventions")
     ap.add_argument("--json", action="store_true", help="print one JSON line (for --reference)")
+    ap.add_argument("--with-scenario", default=None,
+                    help="in each round also run this tree with this scenario's interventions "
+                         "and print its ratio to this tree's and the references' runs (the plan "
+                         "against 'today' in the same run)")
     ap.add_argument("--reference", action="append", default=None,
                     help=f"git ref of an engine to compare with (repeatable; default "
                          f"{BEFORE_KERNELS}, the engine before the compiled kernels; 'none': "
@@ -115,19 +120,24 @@ def compare_with(args: argparse.Namespace, refs: list[str]) -> None:
         try:
             res: dict[str, list[dict]] = {name: [] for name in trees}
             cmd = [sys.executable, str(here), "--repeats", "1", "--years", str(args.years), "--json"]
-            if args.scenario:
-                cmd += ["--scenario", str(Path(args.scenario).resolve())]
+            runs = [(name, tree, cmd + (["--scenario", str(Path(args.scenario).resolve())]
+                                        if args.scenario else [])) for name, tree in trees.items()]
+            if args.with_scenario:
+                extra = f"this tree, {Path(args.with_scenario).stem}"
+                res[extra] = []
+                runs.insert(1, (extra, root, cmd + ["--scenario",
+                                                    str(Path(args.with_scenario).resolve())]))
             for r in range(args.repeats):
-                for name, tree in trees.items():
+                for name, tree, run_cmd in runs:
                     env = {**os.environ, "PYTHONPATH": str(tree)}
-                    out = subprocess.run(cmd, env=env, cwd=tree, check=True, capture_output=True,
-                                         text=True).stdout.strip().splitlines()[-1]
+                    out = subprocess.run(run_cmd, env=env, cwd=tree, check=True,
+                                         capture_output=True, text=True).stdout.strip().splitlines()[-1]
                     res[name].append(json.loads(out))
                 print(f"  round {r + 1}/{args.repeats}: " + ", ".join(
                     f"{k} {v[-1]['run_s']:.2f} s" for k, v in res.items()), flush=True)
         finally:
             for name, tree in trees.items():
-                if name != "this tree":
+                if tree != root:
                     subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force",
                                     str(tree)], capture_output=True)
     keys = ("step_ms", "run_s", "setup_s", "import_s", "peak_mb")
@@ -142,6 +152,14 @@ def compare_with(args: argparse.Namespace, refs: list[str]) -> None:
               f"peak RSS {v['peak_mb']:.0f} MB")
     a = med["this tree"]
     fastest = {k: min(r["run_s"] for r in v) for k, v in res.items()}
+    if args.with_scenario:
+        e = med[extra]
+        print(f"{extra} / this tree: full run {e['run_s'] / a['run_s']:.2f} (target ≤ 1.3: "
+              f"1.3 s with the plan against 1.0 s without)")
+        for ref in refs:
+            print(f"{extra} / {ref} (no measures there unless --scenario): full run "
+                  f"{e['run_s'] / med[ref]['run_s']:.3f} (speed-up {med[ref]['run_s'] / e['run_s']:.2f}x"
+                  f"; target ≥ 2.5 / 1.3 = 1.92x)")
     for ref in refs:
         b = med[ref]
         print(f"ratio this tree / {ref}: step {a['step_ms'] / b['step_ms']:.3f}, full run "
