@@ -136,7 +136,7 @@ def compare_with(args: argparse.Namespace, refs: list[str]) -> None:
                 print(f"  round {r + 1}/{args.repeats}: " + ", ".join(
                     f"{k} {v[-1]['run_s']:.2f} s" for k, v in res.items()), flush=True)
         finally:
-            for name, tree in trees.items():
+            for tree in trees.values():
                 if tree != root:
                     subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force",
                                     str(tree)], capture_output=True)

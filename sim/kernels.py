@@ -15,8 +15,8 @@ without Numba); `ENGINE` says which is in use and is written into run manifests.
 
 from __future__ import annotations
 
-import os
 import math
+import os
 
 import numpy as np
 
