@@ -712,8 +712,8 @@ def _report_rates_loop(idx, beh_total, fam_total, stage_mult, stage, last_any, r
             r = r * repeat_mult
         if use_mult:
             r = r * mult[i]
-        if week > _ZERO:  # recruitment.weekly_prob in float32: -expm1(-(r·week))
-            r = -math.expm1(-(r * week))
+        if week > _ZERO:  # the weekly hazard (weekly_prob32 makes the probability)
+            r = r * week
         out[j] = r
     return out
 
@@ -910,8 +910,8 @@ def report_rates(idx: np.ndarray, beh_total: np.ndarray, fam_total: np.ndarray,
                  recent_after: int, repeat_mult: float, mult: np.ndarray | None,
                  weekly: bool = False) -> np.ndarray | None:
     """Yearly report hazards (float32) of youths `idx` (SocialServices._rates_of), or with
-    `weekly` their weekly probabilities as `recruitment.weekly_prob` makes them from the
-    float32 hazards (the same float32 expm1), or None."""
+    `weekly` their weekly hazards (times `recruitment.WEEK` in float32: `weekly_prob32`
+    makes the week's probabilities, `sequence_below_weekly` the week's reports), or None."""
     if _jit is None:
         return None
     use_mult = mult is not None
@@ -1620,10 +1620,61 @@ def _sequence_below_loop(key, p):
     return hit[:m].copy()
 
 
+# -expm1(-x) <= x for x >= 0, and float32's expm1 rounds to within an ulp of it: a uniform at or
+# above x·(1 + 2^-20) is above the probability, which then need not be computed
+_WEEKLY_BOUND = 1.0 + 2.0 ** -20
+
+
+def _below_weekly(u, x):
+    """Whether uniform `u` (float32) is below -expm1(-x) (float32), the probability of at least
+    one event in a week at the weekly hazard `x` (float32), computed only when it could be."""
+    if u >= np.float64(x) * _WEEKLY_BOUND:
+        return False
+    p = np.float32(-math.expm1(-x))
+    return u < p
+
+
+def _sequence_below_weekly_loop(key, x):
+    n = x.size
+    hit = np.empty(n, np.int64)
+    m = 0
+    for k in range((n + 1) // 2):
+        z = _mix(key + np.uint64(k) * _GOLDEN)
+        i = 2 * k
+        if _below_weekly(np.float32((z & _LOW32) >> _S8) * _F24, x[i]):
+            hit[m] = i
+            m += 1
+        if i + 1 < n and _below_weekly(np.float32(z >> _S40) * _F24, x[i + 1]):
+            hit[m] = i + 1
+            m += 1
+    return hit[:m].copy()
+
+
+def _below_weekly_loop(u, x):
+    hit = np.empty(x.size, np.int64)
+    m = 0
+    for i in range(x.size):
+        if _below_weekly(u[i], x[i]):
+            hit[m] = i
+            m += 1
+    return hit[:m].copy()
+
+
+def _weekly_prob_loop(x):
+    out = np.empty(x.size, np.float32)
+    for i in range(x.size):
+        out[i] = -math.expm1(-x[i])
+    return out
+
+
 if _jit is not None:
+    _weekly_prob_loop = _jit(_weekly_prob_loop)
     _sequence_loop = _jit(_sequence_loop)
     _sequence_at_loop = _jit(_sequence_at_loop)
     _sequence_below_loop = _jit(_sequence_below_loop)
+    _below_weekly = _jit(_below_weekly)
+    _sequence_below_weekly_loop = _jit(_sequence_below_weekly_loop)
+    _below_weekly_loop = _jit(_below_weekly_loop)
 
 
 def sequence_uniforms(key: int | np.uint64, size: int, out: np.ndarray | None = None
@@ -1648,6 +1699,32 @@ def sequence_below(key: int | np.uint64, p: np.ndarray) -> np.ndarray:
     if _jit is None or p.dtype != np.float32:
         return np.flatnonzero(sequence_uniforms(key, p.size) < p)
     return _sequence_below_loop(np.uint64(key), p)
+
+
+def weekly_prob32(x: np.ndarray) -> np.ndarray:
+    """-expm1(-x) in float32: the weekly probabilities of the float32 weekly hazards `x`, as
+    the compiled kernels compute them (numpy's float32 expm1 where Numba is absent)."""
+    if _jit is None:
+        return (-np.expm1(-x)).astype(np.float32, copy=False)
+    return _weekly_prob_loop(x)
+
+
+def below_weekly(u: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """`np.flatnonzero(u < weekly_prob32(x))` for float32 uniforms `u` and weekly hazards `x`,
+    the probability computed only where the uniform falls below the hazard."""
+    if _jit is None or x.dtype != np.float32 or u.dtype != np.float32:
+        return np.flatnonzero(u < weekly_prob32(np.asarray(x, np.float32)))
+    return _below_weekly_loop(u, x)
+
+
+def sequence_below_weekly(key: int | np.uint64, x: np.ndarray) -> np.ndarray:
+    """`np.flatnonzero(sequence_uniforms(key, x.size) < weekly_prob32(x))` in one compiled
+    pass: the youths whose event of the week fires at weekly hazard `x` (float32), the
+    probability computed only for the few whose uniform falls below the hazard."""
+    if _jit is None or x.dtype != np.float32:
+        return np.flatnonzero(sequence_uniforms(key, x.size)
+                              < weekly_prob32(np.asarray(x, np.float32)))
+    return _sequence_below_weekly_loop(np.uint64(key), x)
 
 
 def sequence_uniforms_at(key: int | np.uint64, positions: np.ndarray) -> np.ndarray:

@@ -58,6 +58,11 @@ class Streams:
         youths whose event fires, as `np.flatnonzero(week_uniforms(...) < p)`."""
         return kernels.sequence_below(week_key(self.seed, name, week), p)
 
+    def week_below_weekly(self, name: str, week: int, x: np.ndarray) -> np.ndarray:
+        """`week_below(name, week, kernels.weekly_prob32(x))` for weekly hazards `x` (float32),
+        the probabilities made only where a uniform falls below the hazard."""
+        return kernels.sequence_below_weekly(week_key(self.seed, name, week), x)
+
     def week_uniforms_at(self, name: str, week: int, positions: np.ndarray) -> np.ndarray:
         """Numbers `positions` of the counter-based stream (name, week), without the others."""
         return kernels.sequence_uniforms_at(week_key(self.seed, name, week), positions)

@@ -117,6 +117,32 @@ def test_youths_below_their_probability_in_one_pass(size):
         assert 0.1 < got.size / size < 0.3  # p averages about 0.2 here
 
 
+@pytest.mark.parametrize("size", [1, 2, 999, 27_101])
+def test_reports_at_weekly_hazards_compute_the_probability_only_where_needed(size):
+    """`sequence_below_weekly` and `below_weekly` (social services' weekly reports from weekly
+    hazards) fire at the same positions as making every week's probability -expm1(-x) and
+    comparing, also where a uniform equals the probability or lies one step either side of it
+    (where the shortcut's bound must not cut), and at hazards of 0 and of several per week."""
+    key = 0x9E3779B97F4A7C15 + 7 * size
+    u = kernels.sequence_uniforms(key, size)
+    x = np.random.default_rng(size).random(size, dtype=np.float32) * np.float32(0.4)
+    x[::7] = 0
+    x[3::11] = 5  # probability ~0.993
+    p = kernels.weekly_prob32(x)
+    assert p.dtype == np.float32 and np.all(p <= x) and np.all(p >= 0)
+    exact = -np.expm1(-x.astype(np.float64))  # float32's expm1 within an ulp of float64's
+    assert np.all(np.abs(p - exact) <= np.spacing(np.float32(exact)))
+    for sl, shift in ((slice(5, None, 13), 0), (slice(6, None, 17), -1), (slice(8, None, 19), 1)):
+        target = p[sl] if shift == 0 else np.nextafter(p[sl], np.float32(2 * shift))
+        u[sl] = np.clip(target, 0, np.nextafter(np.float32(1), np.float32(0)))
+    assert np.array_equal(kernels.below_weekly(u, x), np.flatnonzero(u < p))
+    u = kernels.sequence_uniforms(key, size)
+    got = kernels.sequence_below_weekly(key, x)
+    assert np.array_equal(got, np.flatnonzero(u < p))
+    if size > 100:
+        assert 0.1 < got.size / size < 0.3  # p averages about 0.2 here
+
+
 def test_exposure_kernel_equals_numpy(monkeypatch):
     """The fused exposure pass against the numpy code, on a model with youths at every stage,
     members in prison included."""

@@ -369,7 +369,7 @@ def test_the_burn_in_refreshes_report_hazards_on_schedule_and_keeps_them_exact()
     model = UmeaModel(seed=9, years=1)
     social = model.social
     assert social._rate_week is None  # refreshed in the first week of the run
-    used, refreshed, orig = [], [], social.weekly_probs
+    used, refreshed, orig = [], [], social.weekly_hazards
 
     def checked(m):
         p = orig(m).copy()
@@ -382,7 +382,7 @@ def test_the_burn_in_refreshes_report_hazards_on_schedule_and_keeps_them_exact()
          social._rate_week) = kept
         return p
 
-    social.weekly_probs = checked
+    social.weekly_hazards = checked
     social.burn_in(model)  # again, on the model's state at the start
     assert len(used) == 156 and all(used)
     assert sum(refreshed) == 39 and refreshed[0]  # every fourth week, from the first

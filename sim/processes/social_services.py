@@ -24,7 +24,7 @@ import numpy as np
 from sim import detection as dt
 from sim import kernels
 from sim.processes.recording import BAND_OF_COHORT
-from sim.recruitment import EXITED, NORM_BREAKING, PERIPHERAL, weekly_prob
+from sim.recruitment import EXITED, NORM_BREAKING, PERIPHERAL, WEEK
 from sim.results import FLOW_INDEX
 from sim.rng import entity_keys, keyed_uniforms
 
@@ -51,6 +51,7 @@ class SocialServices:
         self._fam = self._beh = None
         self._rate_week: int | None = None  # None: recompute the hazards at the next week
         self._key: tuple = ()
+        self._mult_seen: np.ndarray | None = None  # the report multipliers of the last rates
         self._pending = np.zeros(0, np.int64)
         self._recent = [np.zeros(0, np.int64)] * REPEAT_WEEKS  # who was reported, by week mod 26
 
@@ -107,14 +108,16 @@ class SocialServices:
         return share
 
     def _rates_of(self, model: Any, idx: np.ndarray | None) -> np.ndarray:
-        """Weekly report probabilities of youths `idx` (all if None) from the cached parts."""
+        """Weekly report hazards (float32) of youths `idx` (all if None) from the cached parts:
+        the yearly hazard times a week; the week's probability is -expm1 of minus it
+        (`kernels.weekly_prob32`), made only for the youths who could be reported."""
         mult = model.report_mult if model.report_mult_active else None
         rate = kernels.report_rates(np.arange(model.pop.n) if idx is None else idx,
                                     self._beh_total, self._fam_total, dt.STAGE_BEHAVIOUR,
                                     model.stage, self.last_any, model.week - REPEAT_WEEKS,
                                     model.p["report_repeat_mult"], mult, weekly=True)
         if rate is not None:
-            return rate  # the kernel made the weekly probabilities
+            return rate  # the kernel made the weekly hazards
         sel = slice(None) if idx is None else idx
         rate = self._beh_total[sel] * dt.STAGE_BEHAVIOUR[model.stage[sel]]
         rate += self._fam_total[sel]
@@ -122,40 +125,53 @@ class SocialServices:
         rate[recent] *= np.float32(model.p["report_repeat_mult"])
         if mult is not None:
             rate *= mult[sel]
-        return weekly_prob(rate).astype(np.float32, copy=False)
+        return (rate * WEEK).astype(np.float32, copy=False)
 
-    def weekly_probs(self, model: Any) -> np.ndarray:
-        """Probability of any report (or, from 18, any contact) per youth this week.
+    def weekly_hazards(self, model: Any) -> np.ndarray:
+        """Weekly hazard of any report (or, from 18, any contact) per youth this week (float32;
+        the probability is `kernels.weekly_prob32` of it).
 
         The risk-factor part (`_base_rates`) is recomputed every RATE_EVERY weeks, on the same
         schedule in every scenario: a plan whose measures change the channels' shares (from
         week to week as they phase in) or set per-youth report multipliers sees the risk
         factors as often as one without; only its channel totals (`_totals`) follow the
         channels every week. (Before, such plans recomputed the risk-factor part every week, a
-        difference from their counterfactual that no measure caused.) With multipliers in force
-        the weekly probabilities are recomputed in full from those parts; without, only for
-        youths whose stage changed, who were reported
-        last week (a concern becomes recent) or whose report stopped being recent: the same
-        values as a full recomputation, at a fraction of the cost."""
+        difference from their counterfactual that no measure caused.) Between those
+        refreshes the weekly probabilities are recomputed only for youths whose stage changed,
+        who were reported last week (a concern becomes recent), whose report stopped being
+        recent or whose per-youth report multiplier moved (measures set them anew every week,
+        mostly to the same values): the same values as a full recomputation, at a fraction of
+        the cost."""
         share = self._share = self._shares(model)
         key = tuple(share.ravel())
+        mult = model.report_mult if model.report_mult_active else None
+        full = True
         if self._rate_week is None or model.week - self._rate_week >= RATE_EVERY:
             self._base_rates(model, share)
-            self._key = key
-            self._p = self._rates_of(model, None)
         elif key != self._key:  # only the channels moved: the same hazards, new shares
             self._totals(share)
+        elif (mult is None) != (self._mult_seen is None) or \
+                (mult is not None and mult.shape != self._mult_seen.shape):
+            pass  # the multipliers came into or went out of force
+        else:
+            full = False
+        if full:
             self._key = key
             self._p = self._rates_of(model, None)
-        elif model.report_mult_active:
-            self._p = self._rates_of(model, None)
+            self._mult_seen = None if mult is None else mult.copy()
         else:
             # youths whose stage changed since (the involvement process lists them), whose concern
-            # became recent last week, and whose report of 26 weeks ago stops being recent now
-            # (a youth listed twice gets the same value twice: no need to sort out duplicates)
+            # became recent last week, whose report of 26 weeks ago stops being recent now and
+            # whose report multiplier moved (a youth listed twice gets the same value twice: no
+            # need to sort out duplicates)
             old = self._recent[model.week % REPEAT_WEEKS]
             ended = old[self.last_any[old] == model.week - REPEAT_WEEKS]
-            idx = np.concatenate([*model.stage_changes, ended, self._pending])
+            parts = [*model.stage_changes, ended, self._pending]
+            if mult is not None:
+                moved = np.flatnonzero(mult != self._mult_seen)
+                self._mult_seen[moved] = mult[moved]
+                parts.append(moved)
+            idx = np.concatenate(parts)
             if idx.size:
                 self._p[idx] = self._rates_of(model, idx)
         model.stage_changes.clear()
@@ -170,10 +186,10 @@ class SocialServices:
             self.case_end[closing] = NO_CASE
             if record:
                 model.events.log("case_closed", closing)
-        probs = self.weekly_probs(model)
+        hazard = self.weekly_hazards(model)
         # the youths whose uniform of the week's "reports" stream falls below their probability
-        hit = (model.streams.week_below("reports", week, probs) if u is None
-               else np.flatnonzero(u < probs))
+        hit = (model.streams.week_below_weekly("reports", week, hazard) if u is None
+               else kernels.below_weekly(u, hazard))
         self._pending = hit
         self._recent[week % REPEAT_WEEKS] = hit
         if hit.size == 0:
