@@ -1012,29 +1012,41 @@ def turnover(age: np.ndarray, status: np.ndarray, release: np.ndarray, tier: np.
 
 
 # ---- measures: target groups, household spread, the strongest current effect ------------------
+def _table_bits(ok):
+    """A boolean table of at most 64 entries as the bits of one integer."""
+    bits = np.uint64(0)
+    for k in range(ok.size):
+        if ok[k]:
+            bits |= np.uint64(1) << np.uint64(k)
+    return bits
+
+
 def _eligible_loop(age, lo, hi, district, dist_ok, use_d, school, school_ok, use_s, stage,
                    stage_ok, use_st, risk, thr, use_r, excl, use_x, req, use_q):
+    # one branch-free pass over the contiguous arrays, small tables as bit masks (it
+    # vectorises), then the schools' table for the youths still in
     n = age.size
-    out = np.zeros(n, np.bool_)
+    one = np.uint64(1)
+    st_bits = _table_bits(stage_ok) if use_st else ~np.uint64(0)
+    d_bits = _table_bits(dist_ok) if use_d and dist_ok.size <= 64 else ~np.uint64(0)
+    big_d = use_d and dist_ok.size > 64
+    out = np.empty(n, np.bool_)
     for i in range(n):
-        if use_x and excl[i]:
-            continue
-        if use_q and not req[i]:
-            continue
         a = age[i]
-        if not (a >= lo and a < hi):
-            continue
-        if use_d and not dist_ok[district[i]]:
-            continue
-        if use_s:
-            s = school[i]
-            if s < 0 or not school_ok[s]:
-                continue
-        if use_st and not stage_ok[stage[i]]:
-            continue
-        if use_r and not risk[i] >= thr:
-            continue
-        out[i] = True
+        ok = (a >= lo) & (a < hi) & (not (use_x and excl[i])) & (req[i] or not use_q)
+        ok = ok & (((st_bits >> np.uint64(stage[i] & 63)) & one) != 0)
+        ok = ok & (((d_bits >> np.uint64(district[i] & 63)) & one) != 0)
+        out[i] = ok & ((risk[i] >= thr) or not use_r)
+    if use_s or big_d:
+        for i in range(n):
+            if out[i]:
+                ok = True
+                if big_d:
+                    ok = ok & dist_ok[district[i]]
+                if use_s:
+                    sc = school[i]
+                    ok = ok & (sc >= 0) & school_ok[max(sc, 0)]  # slot -1: no school
+                out[i] = ok
     return out
 
 
@@ -1155,6 +1167,7 @@ def _escalation_need_loop(stage, known, placed, declined, stage_any, stage_decli
 if _jit is not None:
     _escalation_need_loop = _jit(_escalation_need_loop)
     _dev_sums_loop = _jit(_dev_sums_loop)
+    _table_bits = _jit(_table_bits)
     _eligible_loop = _jit(_eligible_loop)
     _spread_loop = _jit(_spread_loop)
     _strongest_loop = _jit(_strongest_loop)

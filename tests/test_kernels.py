@@ -406,6 +406,48 @@ def test_recording_and_network_kernels_equal_numpy(monkeypatch, weeks_in):
         assert a.dtype == b.dtype and np.array_equal(a, b)
 
 
+@pytest.mark.parametrize("n_districts", [9, 64, 80])
+def test_target_group_kernel_equals_numpy_for_every_combination_of_criteria(n_districts):
+    """`kernels.eligible` (ages, district and stage tables as bit masks, schools' table, risk
+    threshold, exclusions and requirements) against the numpy masks, for every combination of
+    criteria, ages on the bounds, youths without a school and tables of more than 64
+    districts."""
+    if kernels.ENGINE != "numba":
+        pytest.skip("no Numba here")
+    rng = np.random.default_rng(n_districts)
+    n = 5_003
+    age = rng.choice(np.arange(3, 21, 0.25, dtype=np.float32), n)
+    district = rng.integers(0, n_districts, n)
+    school = rng.integers(-1, 40, n)
+    stage = rng.integers(0, 5, n).astype(np.int8)
+    risk = rng.random(n).astype(np.float32)
+    excl, req = rng.random(n) < 0.3, rng.random(n) < 0.7
+    dist_ok, school_ok, stage_ok = (rng.random(n_districts) < 0.5, rng.random(40) < 0.5,
+                                    np.array([True, False, True, True, False]))
+    lo, hi, thr = 10.0, 17.0, 0.4
+    for flags in range(64):
+        use = [bool(flags >> k & 1) for k in range(6)]
+        got = kernels.eligible(age, lo, hi, district, dist_ok if use[0] else None, school,
+                               school_ok if use[1] else None, stage, stage_ok if use[2] else None,
+                               risk if use[3] else None, thr, excl if use[4] else None,
+                               req if use[5] else None)
+        ref = (age >= np.float32(lo)) & (age < np.float32(hi))
+        if use[0]:
+            ref &= dist_ok[district]
+        if use[1]:
+            ref &= (school >= 0) & school_ok[np.maximum(school, 0)]
+        if use[2]:
+            ref &= stage_ok[stage]
+        if use[3]:
+            ref &= risk >= np.float32(thr)
+        if use[4]:
+            ref &= ~excl
+        if use[5]:
+            ref &= req
+        assert got.dtype == bool and np.array_equal(got, ref), use
+        assert 0 < ref.sum() < n
+
+
 def test_measure_kernels_equal_numpy(monkeypatch):
     """Target groups, household spread and the strongest current effect over all programmes: the
     compiled passes give the numpy results exactly, half a year into the plan."""

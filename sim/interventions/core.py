@@ -74,6 +74,9 @@ class InterventionSet:
         self._own_cost = np.array([isinstance(m, Compulsory) for m in self.measures], bool)
         self._members = [m.members(model) for m in self.universal]
         self._cache_key: tuple | None = None
+        self._on_week = -1
+        self._on: tuple = ()
+        self._hazards: tuple | None = None  # entry, recruitment, desistance multipliers
         self._dev_week = -1
         self._dev_mult = None
         self._targeted_key: tuple | None = None
@@ -90,6 +93,7 @@ class InterventionSet:
         self.consent.forget(model, newcomers)
         self._members = [m.members(model) for m in self.universal]
         self._cache_key = None
+        self._hazards = None
         self._targeted_key = None
         self._spread_cache = {}
 
@@ -133,25 +137,34 @@ class InterventionSet:
     def _apply_universal(self, model: Any, week: int) -> None:
         # refreshed every INTAKE_EVERY weeks (a measure starts or stops on a monthly boundary)
         w = week - week % INTAKE_EVERY
-        on = tuple(m.active(w) for m in self.universal)
+        if w != self._on_week:  # who is in force changes only on these boundaries
+            self._on_week = w
+            self._on = tuple(m.active(w) for m in self.universal)
+        on = self._on
         if on != self._cache_key:
             self._cache_key = on
             self._cache = self._universal_arrays(model, on)
             self._mu_univ = self._baseline(model, self._cache[0])
             self._mu_token += 1
+            self._hazards = None
             for m, a, idx in zip(self.universal, on, self._members, strict=True):
                 if a:
                     m.mark_reached(model, m.spread(model, idx, np.ones(idx.size, F32))[0])
         shift, prot, mult_e, mult_r, rep = self._cache
+        if self._hazards is None:
+            # the week's starting multipliers, kept until the universal arrays or the lasting
+            # effects change: the same float32 products and quotient as applying them weekly
+            desist = np.ones(model.pop.n, F32)
+            if self._dev_mult is not None:  # lasting hazard effects of developmental measures
+                mult_e = mult_e * self._dev_mult[0]
+                mult_r = mult_r * self._dev_mult[1]
+                desist /= self._dev_mult[2]
+            self._hazards = (mult_e, mult_r, desist)
         model.mu_eff = self._mu_univ
         model.protection_boost[:] = prot
-        model.entry_mult[:] = mult_e
-        model.recruit_mult[:] = mult_r
-        model.desist_mult[:] = 1.0
-        if self._dev_mult is not None:  # lasting hazard effects of developmental measures
-            model.entry_mult *= self._dev_mult[0]
-            model.recruit_mult *= self._dev_mult[1]
-            model.desist_mult /= self._dev_mult[2]
+        model.entry_mult[:] = self._hazards[0]
+        model.recruit_mult[:] = self._hazards[1]
+        model.desist_mult[:] = self._hazards[2]
         if rep is not None:
             model.report_mult *= rep
 
@@ -313,6 +326,7 @@ class InterventionSet:
             flags = self._dev_sums_numpy(model, logs)
         model.mu_dev_active = flags[0]
         self._dev_mult = np.exp(logs) if flags[1] else None
+        self._hazards = None
         # The effective baselines need no rebuild here: the engine adds `mu_dev` itself, and the
         # living baselines and target groups move only with the cohorts (`new_year`).
 
