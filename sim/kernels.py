@@ -1085,22 +1085,24 @@ def _spread_loop(slots, dose, sib_ptr, sib_idx, dilution):
     return uniq[:g + 1].copy(), best[:g + 1].copy()
 
 
-def _strongest_loop(slots, dose, part, eff, reports, any_rep):
+def _strongest_loop(slots, dose, part, eff, reports, any_rep, n):
     total = slots.size
-    order = np.argsort(slots)
     n_ch = eff.shape[1]
+    # the sorted unique slots and each participation's row among them, by marking the slots
+    # in a table of all n youths and reading it in order (no sort of the participations)
+    row_of = np.zeros(n, np.int32)
+    for e in range(total):
+        row_of[slots[e]] = 1
     uniq = np.empty(total, np.int64)
+    m = 0
+    for i in range(n):
+        if row_of[i]:
+            row_of[i] = m
+            uniq[m] = i
+            m += 1
     pos = np.empty(total, np.int64)
-    g = -1
-    last = -1
-    for j in range(total):
-        e = order[j]
-        if slots[e] != last:
-            g += 1
-            last = slots[e]
-            uniq[g] = last
-        pos[e] = g
-    m = g + 1
+    for e in range(total):
+        pos[e] = row_of[slots[e]]
     best = np.zeros((m, n_ch), np.float32)
     rep = np.ones(m, np.float32)
     for e in range(total):  # in the order of the parts, as numpy's ufunc.at
@@ -1118,6 +1120,39 @@ def _strongest_loop(slots, dose, part, eff, reports, any_rep):
             if w > rep[r]:
                 rep[r] = w
     return uniq[:m].copy(), best, rep
+
+
+def _targeted_baselines_loop(buf, mu_univ, restore, use_restore, mu, shift, use_shift, best,
+                             slots):
+    nk = mu.shape[1]
+    if use_restore:
+        for r in range(restore.size):
+            i = restore[r]
+            for k in range(nk):
+                buf[i, k] = mu_univ[i, k]
+    for r in range(slots.size):
+        i = slots[r]
+        for k in range(nk):
+            if use_shift:
+                v = mu[i, k] + (shift[i, k] + best[r, k])
+            else:
+                v = mu[i, k] + best[r, k]
+            buf[i, k] = min(max(v, _ZERO), _ONE)
+
+
+def targeted_baselines(buf: np.ndarray, mu_univ: np.ndarray, restore: np.ndarray | None,
+                       mu: np.ndarray, shift: np.ndarray | None, best: np.ndarray,
+                       slots: np.ndarray) -> bool:
+    """The enrolled's effective baselines in `buf` in one pass (InterventionSet._targeted_arrays):
+    rows `restore` put back to the universal baselines `mu_univ`, then rows `slots` set to the
+    living baselines `mu` + (the universal shift + `best`'s first columns), clipped to [0, 1];
+    the same float32 sums as numpy's. False (nothing done) without the kernels."""
+    if _jit is None:
+        return False
+    _targeted_baselines_loop(buf, mu_univ, slots if restore is None else restore,
+                             restore is not None, mu, mu if shift is None else shift,
+                             shift is not None, best, slots)
+    return True
 
 
 def _dev_sums_loop(devs, eff, mu, prot, logs):
@@ -1171,6 +1206,7 @@ if _jit is not None:
     _eligible_loop = _jit(_eligible_loop)
     _spread_loop = _jit(_spread_loop)
     _strongest_loop = _jit(_strongest_loop)
+    _targeted_baselines_loop = _jit(_targeted_baselines_loop)
 
 
 def _lowest_k_loop(key, k):
@@ -1299,7 +1335,8 @@ def strongest(slots: np.ndarray, dose: np.ndarray, part: np.ndarray, eff: np.nda
     1 + dose × reports; or None without the kernels."""
     if _jit is None:
         return None
-    return _strongest_loop(slots, dose, part, eff, reports, any_rep)
+    n = int(slots.max()) + 1 if slots.size else 0
+    return _strongest_loop(slots, dose, part, eff, reports, any_rep, n)
 
 
 

@@ -259,15 +259,21 @@ class InterventionSet:
             if buf is None or buf.shape != self._mu_univ.shape:
                 buf = self._mu_buf = np.empty_like(self._mu_univ)
                 self._mu_buf_token = -1
+            restore = None
             if self._mu_buf_token == self._mu_token:
-                buf[self._mu_buf_slots] = self._mu_univ[self._mu_buf_slots]
+                restore = self._mu_buf_slots
             else:
                 np.copyto(buf, self._mu_univ)
                 self._mu_buf_token = self._mu_token
             mu_eff = buf
-            base = model.pop.mu[slots]
-            shift = best[:, :NK] if self._shift is None else self._shift[slots] + best[:, :NK]
-            mu_eff[slots] = np.clip(base + shift, 0.0, 1.0)
+            if not kernels.targeted_baselines(buf, self._mu_univ, restore, model.pop.mu,
+                                              self._shift, best, slots):
+                if restore is not None:
+                    buf[restore] = self._mu_univ[restore]
+                base = model.pop.mu[slots]
+                shift = best[:, :NK] if self._shift is None else \
+                    self._shift[slots] + best[:, :NK]
+                mu_eff[slots] = np.clip(base + shift, 0.0, 1.0)
             self._mu_buf_slots = slots
         # the hazard multipliers, computed once per change of who takes part (not every week)
         mult = (np.exp(best[:, NK + 1]), np.exp(best[:, NK + 2]), np.exp(-best[:, NK + 3]))
