@@ -706,11 +706,22 @@ def _report_bases_loop(exp_need, exp_school, age, rate_fam, rate_beh, child_age,
     return fam, beh, child, fam_total, beh_total
 
 
+def _report_totals_loop(fam, beh, child, share_fam, share_child, share_adult):
+    n = fam.size
+    fam_total = np.empty(n, np.float32)
+    beh_total = np.empty(n, np.float32)
+    for i in range(n):
+        fam_total[i] = F32(np.float64(fam[i]) * share_fam)
+        beh_total[i] = F32(np.float64(beh[i]) * (share_child if child[i] else share_adult))
+    return fam_total, beh_total
+
+
 def _report_rates_loop(idx, beh_total, fam_total, stage_mult, stage, last_any, recent_after,
-                       repeat_mult, mult, use_mult, week):
-    out = np.empty(idx.size, np.float32)
-    for j in range(idx.size):
-        i = idx[j]
+                       repeat_mult, mult, use_mult, week, every):
+    size = beh_total.size if every else idx.size
+    out = np.empty(size, np.float32)
+    for j in range(size):
+        i = j if every else idx[j]
         r = beh_total[i] * stage_mult[stage[i]]
         r = r + fam_total[i]
         if last_any[i] > recent_after:
@@ -881,6 +892,7 @@ if _jit is not None:
     _report_exponents_loop = _jit(_report_exponents_loop)
     _report_bases_loop = _jit(_report_bases_loop)
     _report_rates_loop = _jit(_report_rates_loop)
+    _report_totals_loop = _jit(_report_totals_loop)
     _report_draws_loop = _jit(_report_draws_loop)
     _book_reports_loop = _jit(_book_reports_loop)
     _recording_loop = _jit(_recording_loop)
@@ -910,19 +922,31 @@ def report_bases(exp_need: np.ndarray, exp_school: np.ndarray, age: np.ndarray, 
                               np.float64(share_child), np.float64(share_adult))
 
 
-def report_rates(idx: np.ndarray, beh_total: np.ndarray, fam_total: np.ndarray,
+def report_rates(idx: np.ndarray | None, beh_total: np.ndarray, fam_total: np.ndarray,
                  stage_mult: np.ndarray, stage: np.ndarray, last_any: np.ndarray,
                  recent_after: int, repeat_mult: float, mult: np.ndarray | None,
                  weekly: bool = False) -> np.ndarray | None:
-    """Yearly report hazards (float32) of youths `idx` (SocialServices._rates_of), or with
-    `weekly` their weekly hazards (times `recruitment.WEEK` in float32: `weekly_prob32`
+    """Yearly report hazards (float32) of youths `idx` (all if None; SocialServices._rates_of),
+    or with `weekly` their weekly hazards (times `recruitment.WEEK` in float32: `weekly_prob32`
     makes the week's probabilities, `sequence_below_weekly` the week's reports), or None."""
     if _jit is None:
         return None
     use_mult = mult is not None
-    return _report_rates_loop(idx, beh_total, fam_total, stage_mult, stage, last_any,
-                              recent_after, F32(repeat_mult), mult if use_mult else fam_total,
-                              use_mult, _WEEK32 if weekly else F32(0))
+    every = idx is None
+    return _report_rates_loop(stage if every else idx, beh_total, fam_total, stage_mult, stage,
+                              last_any, recent_after, F32(repeat_mult),
+                              mult if use_mult else fam_total, use_mult,
+                              _WEEK32 if weekly else F32(0), every)
+
+
+def report_totals(fam: np.ndarray, beh: np.ndarray, child: np.ndarray, share_fam: np.float64,
+                  share_child: np.float64, share_adult: np.float64) -> tuple | None:
+    """Both report hazards times their channel shares (fam_total, beh_total: the float64
+    products rounded to float32, as `report_bases` makes them), or None."""
+    if _jit is None:
+        return None
+    return _report_totals_loop(fam, beh, child, np.float64(share_fam), np.float64(share_child),
+                               np.float64(share_adult))
 
 
 def report_draws(hit: np.ndarray, fam: np.ndarray, beh: np.ndarray, stage_mult: np.ndarray,

@@ -356,9 +356,15 @@ def test_report_hazards_see_the_risk_factors_on_the_same_weeks_in_every_scenario
     social, share = plan.social, plan.social._shares(plan)
     social._base_rates(plan, share)  # from scratch (compiled when Numba is present)
     full = social._fam_total.copy(), social._beh_total.copy()
-    social._totals(share)  # from the kept hazards (numpy)
+    social._totals(share)  # from the kept hazards (compiled when Numba is present)
     assert np.array_equal(full[0], social._fam_total) and np.array_equal(full[1], social._beh_total)
     assert full[0].any() and full[1].any()
+    from sim import kernels
+
+    with pytest.MonkeyPatch.context() as mp:  # and numpy's products from the kept hazards
+        mp.setattr(kernels, "_jit", None)
+        social._totals(share)
+    assert np.array_equal(full[0], social._fam_total) and np.array_equal(full[1], social._beh_total)
 
 
 def test_the_burn_in_refreshes_report_hazards_on_schedule_and_keeps_them_exact():

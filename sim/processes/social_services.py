@@ -98,6 +98,11 @@ class SocialServices:
         """Both hazards times new channel shares, from the hazards of the last `_base_rates`
         (the same float64 products, rounded to float32, as there)."""
         adult_share = share[1, 1] + share[1, 2]
+        totals = kernels.report_totals(self._fam, self._beh, self._child, share[0].sum(),
+                                       share[1].sum(), adult_share)
+        if totals is not None:
+            self._fam_total, self._beh_total = totals
+            return
         self._fam_total = (self._fam * share[0].sum()).astype(np.float32)
         self._beh_total = (self._beh * np.where(self._child, share[1].sum(), adult_share)
                            ).astype(np.float32)
@@ -112,7 +117,7 @@ class SocialServices:
         the yearly hazard times a week; the week's probability is -expm1 of minus it
         (`kernels.weekly_prob32`), made only for the youths who could be reported."""
         mult = model.report_mult if model.report_mult_active else None
-        rate = kernels.report_rates(np.arange(model.pop.n) if idx is None else idx,
+        rate = kernels.report_rates(idx,
                                     self._beh_total, self._fam_total, dt.STAGE_BEHAVIOUR,
                                     model.stage, self.last_any, model.week - REPEAT_WEEKS,
                                     model.p["report_repeat_mult"], mult, weekly=True)
