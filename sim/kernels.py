@@ -1364,6 +1364,21 @@ def strongest(slots: np.ndarray, dose: np.ndarray, part: np.ndarray, eff: np.nda
 
 
 
+def _count_flow_loop(flows, col, district, idx):
+    for k in range(idx.size):
+        flows[district[idx[k]], col] += 1
+
+
+def count_flow(flows: np.ndarray, col: int, district: np.ndarray, idx: np.ndarray) -> bool:
+    """Add the youths `idx` to column `col` of the week's `flows` (districts × flows) at their
+    districts (Model.count_flow: the same integer counts as a bincount); False without the
+    kernels."""
+    if _jit is None:
+        return False
+    _count_flow_loop(flows, col, district, idx)
+    return True
+
+
 def _row_mean_loop(x):
     n, k = x.shape
     out = np.empty(n, np.float32)
@@ -1378,6 +1393,7 @@ def _row_mean_loop(x):
 
 if _jit is not None:
     _row_mean_loop = _jit(_row_mean_loop)
+    _count_flow_loop = _jit(_count_flow_loop)
 
 
 def row_mean(x: np.ndarray) -> np.ndarray:

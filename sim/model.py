@@ -392,7 +392,8 @@ class UmeaModel(mesa.Model):
 
     def count_flow(self, flow: str, idx: np.ndarray) -> None:
         """Add the youths `idx` to this week's flow `flow`, by district."""
-        if len(idx):
+        if len(idx) and not kernels.count_flow(self.flows, FLOW_INDEX[flow], self.pop.district,
+                                               idx):
             self.flows[:, FLOW_INDEX[flow]] += np.bincount(self.pop.district[idx],
                                                            minlength=self.flows.shape[0])
 

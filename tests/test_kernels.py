@@ -622,3 +622,18 @@ def test_age_terms_kernel_equals_numpy(monkeypatch):
     assert got["entry"][1] == 0 < got["entry"][0]  # zero below 10
     assert got["ramp"][2] == 1 and got["ramp"][3] == 2 and got["pull"][4] == 0
     assert (got["pull"] > 0).mean() > 0.5
+
+
+def test_flow_counts_by_district_equal_numpys_bincount():
+    """`kernels.count_flow` adds the youths to one flow's column at their districts: the same
+    counts as numpy's bincount, repeated youths counted each time, other columns untouched."""
+    if kernels.ENGINE != "numba":
+        pytest.skip("no Numba here")
+    rng = np.random.default_rng(3)
+    district = rng.integers(0, 11, 2_000)
+    flows = rng.integers(0, 5, (11, 7)).astype(np.int32)
+    ref = flows.copy()
+    idx = rng.integers(0, 2_000, 600)  # with repeats
+    assert kernels.count_flow(flows, 3, district, idx)
+    ref[:, 3] += np.bincount(district[idx], minlength=11).astype(np.int32)
+    assert np.array_equal(flows, ref) and ref[:, 3].sum() > 600
