@@ -80,6 +80,7 @@ class InterventionSet:
         self._dev_week = -1
         self._dev_mult = None
         self._targeted_key: tuple | None = None
+        self._prog_enrolled: tuple | None = None  # the programmes' enrolled, and their key
         self._spread_cache: dict[int, tuple] = {}
         self._mu_univ = model.pop.mu
         self._mu_token = 0  # counts the (re)assignments of _mu_univ (its rows may change then)
@@ -95,6 +96,7 @@ class InterventionSet:
         self._cache_key = None
         self._hazards = None
         self._targeted_key = None
+        self._prog_enrolled = None
         self._spread_cache = {}
 
     # ---- the weekly step -------------------------------------------------------------------
@@ -202,8 +204,17 @@ class InterventionSet:
         """Current-state effects of the enrolled (strongest per channel), reports, reach.
 
         Recomputed only when someone starts or finishes (or the universal baselines move)."""
-        enrolled = [(m, m.enrolled(model, week)) for m in (*self.programmes, *self.compulsory)]
-        key = (id(self._mu_univ), *(idx.tobytes() for _, idx in enrolled))
+        if week % INTAKE_EVERY and self._prog_enrolled is not None and all(
+                m._enrolled_until is not None and week < m._enrolled_until[0]
+                for m in self.programmes):
+            progs, prog_key = self._prog_enrolled  # nobody starts or ends in any programme
+        else:
+            progs = [(m, m.enrolled(model, week)) for m in self.programmes]
+            prog_key = tuple(idx.tobytes() for _, idx in progs)
+            self._prog_enrolled = progs, prog_key
+        comp = [(m, m.enrolled(model, week)) for m in self.compulsory]
+        enrolled = progs + comp
+        key = (id(self._mu_univ), prog_key, *(idx.tobytes() for _, idx in comp))
         if key != self._targeted_key:
             self._targeted_key = key
             self._targeted = self._targeted_arrays(model, enrolled)

@@ -436,6 +436,7 @@ class Programme(Measure):
         """Slots taking part this week; completions are counted (and logged) as they happen;
         finished youths without lasting doses are dropped."""
         if self.slots.size == 0:
+            self._enrolled_until = (1 << 40, self.slots)  # until someone starts (`_start`)
             return self.slots
         cached = self._enrolled_until
         if cached is not None and week < cached[0] and week % INTAKE_EVERY:
