@@ -1844,27 +1844,40 @@ def risk_week_keyed_numpy(x: np.ndarray, mu: np.ndarray, mu_dev: np.ndarray | No
 
 
 def _risk_week_keyed_loop(x, mu, mu_dev, use_dev, peer_mean, pull, kappa, scale, noise_key,
-                          shock_key, shock_p, shock_size, c0, c1):
+                          shock_key, shock_p, shock_size, c0, c1, u):
+    # Three passes over flat arrays, each simple enough to vectorise: the noise (youth i's
+    # factor j is number N_FACTORS·i + j of the stream: its counters run on from youth to
+    # youth), the drift and the noise (into the same buffer), then the friends' pull and the
+    # clip; each factor's value takes the same float32 steps in the same order as in one pass
     n = x.shape[0]
+    size = N_FACTORS * n
+    for k in range(size // 2):
+        z = _mix(noise_key + np.uint64(k) * _GOLDEN)
+        u[2 * k] = np.float32((z & _LOW32) >> _S8) * _F24
+        u[2 * k + 1] = np.float32(z >> _S40) * _F24
+    xf, muf, devf = x.reshape(-1), mu.reshape(-1), mu_dev.reshape(-1)
+    if use_dev:
+        for e in range(size):
+            xi = xf[e]
+            m = min(max(muf[e] + devf[e], _ZERO), _ONE)
+            v = xi + (m - xi) * kappa
+            u[e] = v + (u[e] - _HALF) * scale
+    else:
+        for e in range(size):
+            xi = xf[e]
+            v = xi + (muf[e] - xi) * kappa
+            u[e] = v + (u[e] - _HALF) * scale
+    pf = peer_mean.reshape(-1)
     for i in range(n):
         pl = pull[i]
-        base = noise_key + np.uint64(NOISE_PER_YOUTH * i) * _GOLDEN
-        z = np.uint64(0)
         for j in range(N_FACTORS):
-            if j % 2 == 0:
-                z = _mix(base + np.uint64(j // 2) * _GOLDEN)
-                uj = np.float32((z & _LOW32) >> _S8) * _F24
-            else:
-                uj = np.float32(z >> _S40) * _F24
-            xi = x[i, j]
-            m = mu[i, j]
-            if use_dev:
-                m = min(max(m + mu_dev[i, j], _ZERO), _ONE)
-            v = xi + (m - xi) * kappa
-            v = v + (uj - _HALF) * scale
+            e = N_FACTORS * i + j
             if j < PEER_FACTORS:
-                v = v + (peer_mean[i, j] - xi) * pl
-            x[i, j] = min(max(v, _ZERO), _ONE)
+                v = u[e] + (pf[PEER_FACTORS * i + j] - xf[e]) * pl
+            else:
+                v = u[e]
+            xf[e] = min(max(v, _ZERO), _ONE)
+    for i in range(n):
         zs = _mix(shock_key + np.uint64(i) * _GOLDEN)
         if np.float32((zs & _LOW32) >> _S8) * _F24 < shock_p:
             x[i, c0] = min(x[i, c0] + shock_size, _ONE)
@@ -1877,15 +1890,22 @@ if _jit is not None:
 
 def risk_week_keyed(x: np.ndarray, mu: np.ndarray, mu_dev: np.ndarray | None,
                     peer_mean: np.ndarray, pull: np.ndarray, kappa: float, sigma: float,
-                    noise_key: int, shock_key: int, shock_p: float, shock_size: float) -> None:
+                    noise_key: int, shock_key: int, shock_p: float, shock_size: float,
+                    scratch: np.ndarray | None = None) -> None:
     """One week of the risk factors (`risk_week_numpy`) with counter-based noise and crises from
-    the keys of the week: compiled and fused when Numba is present (the same numbers)."""
+    the keys of the week: compiled when Numba is present (the same numbers). `scratch` (float32,
+    at least x.size) is working memory a caller may keep from week to week."""
     if _jit is None:
         risk_week_keyed_numpy(x, mu, mu_dev, peer_mean, pull, kappa, sigma, noise_key, shock_key,
                               shock_p, shock_size)
         return
+    if scratch is None or scratch.size < x.size:
+        scratch = np.empty(x.size, np.float32)
+    if not x.flags.c_contiguous:
+        raise ValueError("risk_week_keyed updates x in place: x must be C-contiguous")
     use_dev = mu_dev is not None
-    _risk_week_keyed_loop(x, mu, mu_dev if use_dev else mu, use_dev, peer_mean, pull,
-                          np.float32(kappa), np.float32(sigma) * SQRT12, np.uint64(noise_key),
-                          np.uint64(shock_key), np.float64(shock_p), np.float32(shock_size),
-                          SHOCK_COLS[0], SHOCK_COLS[1])
+    c = np.ascontiguousarray
+    _risk_week_keyed_loop(x, c(mu), c(mu_dev) if use_dev else c(mu), use_dev, c(peer_mean),
+                          pull, np.float32(kappa), np.float32(sigma) * SQRT12,
+                          np.uint64(noise_key), np.uint64(shock_key), np.float64(shock_p),
+                          np.float32(shock_size), SHOCK_COLS[0], SHOCK_COLS[1], scratch)

@@ -76,6 +76,15 @@ def test_keyed_risk_kernel_equals_numpy(dev):
     shock_u = sequence_uniforms_numpy(args[3], 2 * n)[0::2]
     risk_week(c, mu, mu_dev, pm, pull, 0.04, 0.03, u, shock_u, np.float64(0.05), 0.15)
     assert np.array_equal(a, c)
+    # working memory kept between weeks (dirty from the last one) and baselines in another
+    # memory layout give the same numbers
+    scratch = np.full(6 * n + 7, np.nan, f)
+    d = x.copy()
+    risk_week_keyed(d, np.asfortranarray(mu), mu_dev, pm, pull, *args, scratch=scratch)
+    assert np.array_equal(a, d) and not np.isnan(scratch[:6 * n]).any()
+    risk_week_keyed(d, mu, mu_dev, pm, pull, *args, scratch=scratch)
+    risk_week_keyed_numpy(b, mu, mu_dev, pm, pull, *args)
+    assert np.array_equal(b, d)
 
 
 def test_week_streams_are_uniform_and_independent():

@@ -24,12 +24,13 @@ class RiskDynamics:
     """Owns the cache of the friends' mean risk.
 
     Noise and family crises are counter-based: youth i's numbers in week w are a hash of
-    (seed, stream, w, i) made inside the compiled update (`sim.kernels.risk_week_keyed`), so no
-    array of uniforms is drawn and stored each week, and two scenarios share every youth's noise
-    (common random numbers) as before."""
+    (seed, stream, w, i) made inside the compiled update (`sim.kernels.risk_week_keyed`, into
+    working memory kept from week to week), and two scenarios share every youth's noise (common
+    random numbers) as before."""
 
     def __init__(self, model: Any):
         self.peer_mean: np.ndarray | None = None
+        self._scratch: np.ndarray | None = None  # the compiled update's working memory
 
     def reset(self) -> None:
         """Friends changed (new school year): recompute the friends' mean next week."""
@@ -41,7 +42,9 @@ class RiskDynamics:
         if model.week % PEER_EVERY == 0 or self.peer_mean is None:
             self.peer_mean = peer_mean(model.net.peers, pop.x)
         seed = model.streams.seed
+        if self._scratch is None or self._scratch.size != pop.x.size:
+            self._scratch = np.empty(pop.x.size, F32)
         risk_week_keyed(pop.x, model.mu_eff, model.mu_dev if model.mu_dev_active else None,
                         self.peer_mean, pull, p["risk_relaxation_rate"], p["risk_noise_sd"],
                         week_key(seed, "risk", model.week), week_key(seed, "shock", model.week),
-                        weekly_prob(p["shock_rate"]), p["shock_size"])
+                        weekly_prob(p["shock_rate"]), p["shock_size"], self._scratch)
