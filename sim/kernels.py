@@ -1179,6 +1179,33 @@ def targeted_baselines(buf: np.ndarray, mu_univ: np.ndarray, restore: np.ndarray
     return True
 
 
+def _apply_targeted_loop(slots, best, col, m_entry, m_recruit, m_desist, rep, use_rep, prot,
+                         entry, recruit, desist, report):
+    for r in range(slots.size):
+        i = slots[r]
+        prot[i] = prot[i] - best[r, col]
+        entry[i] = entry[i] * m_entry[r]
+        recruit[i] = recruit[i] * m_recruit[r]
+        desist[i] = desist[i] * m_desist[r]
+        if use_rep:
+            report[i] = report[i] * rep[r]
+
+
+def apply_targeted(slots: np.ndarray, best: np.ndarray, col: int, mult: tuple,
+                   rep: np.ndarray | None, prot: np.ndarray, entry: np.ndarray,
+                   recruit: np.ndarray, desist: np.ndarray, report: np.ndarray) -> bool:
+    """The enrolled's current effects on the week's arrays in one pass (unique `slots`): minus
+    `best[:, col]` on the protection boost, the three hazard multipliers `mult` and the report
+    multipliers `rep` (if any), as InterventionSet._apply_targeted's indexed updates do; False
+    without the kernels."""
+    if _jit is None:
+        return False
+    _apply_targeted_loop(slots, best, col, mult[0], mult[1], mult[2],
+                         mult[0] if rep is None else rep, rep is not None, prot, entry, recruit,
+                         desist, report)
+    return True
+
+
 def _dev_sums_loop(devs, eff, mu, prot, logs):
     n_dev, n = devs.shape
     nk = mu.shape[1]
@@ -1231,6 +1258,7 @@ if _jit is not None:
     _spread_loop = _jit(_spread_loop)
     _strongest_loop = _jit(_strongest_loop)
     _targeted_baselines_loop = _jit(_targeted_baselines_loop)
+    _apply_targeted_loop = _jit(_apply_targeted_loop)
 
 
 def _lowest_k_loop(key, k):

@@ -637,3 +637,27 @@ def test_flow_counts_by_district_equal_numpys_bincount():
     assert kernels.count_flow(flows, 3, district, idx)
     ref[:, 3] += np.bincount(district[idx], minlength=11).astype(np.int32)
     assert np.array_equal(flows, ref) and ref[:, 3].sum() > 600
+
+
+@pytest.mark.parametrize("with_reports", [False, True])
+def test_targeted_effects_applied_in_one_pass_equal_numpys_indexed_updates(with_reports):
+    """`kernels.apply_targeted` changes the week's protection boost and hazard and report
+    multipliers of the enrolled exactly as the indexed numpy updates do, and nobody else's."""
+    if kernels.ENGINE != "numba":
+        pytest.skip("no Numba here")
+    rng = np.random.default_rng(8)
+    n, f = 3_000, np.float32
+    slots = np.sort(rng.choice(n, 700, replace=False))
+    best = (rng.random((700, 10), dtype=f) - f(0.7))
+    mult = tuple(np.exp(best[:, 7 + j]) for j in range(3))
+    rep = (f(1) + rng.random(700, dtype=f)) if with_reports else None
+    arrays = [rng.random(n, dtype=f) for _ in range(5)]
+    ref = [a.copy() for a in arrays]
+    assert kernels.apply_targeted(slots, best, 6, mult, rep, *arrays)
+    ref[0][slots] -= best[:, 6]
+    for j in range(3):
+        ref[1 + j][slots] *= mult[j]
+    if rep is not None:
+        ref[4][slots] *= rep
+    for a, b in zip(arrays, ref, strict=True):
+        assert np.array_equal(a, b)

@@ -223,6 +223,10 @@ class InterventionSet:
             return
         if mu_eff is not None:
             model.mu_eff = mu_eff
+        if kernels.apply_targeted(slots, best, NK, mult, rep, model.protection_boost,
+                                  model.entry_mult, model.recruit_mult, model.desist_mult,
+                                  model.report_mult):
+            return
         model.protection_boost[slots] -= best[:, NK]
         model.entry_mult[slots] *= mult[0]
         model.recruit_mult[slots] *= mult[1]
