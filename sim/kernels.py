@@ -23,6 +23,7 @@ import numpy as np
 from sim.risk import FACTORS, PEER_FACTORS, SHOCK_COLS, SQRT12, apply_shocks, update_risk
 
 F32 = np.float32
+_WEEK64 = np.float64(1.0 / 52.0)  # recruitment.WEEK (which imports this module)
 _WEEK32 = F32(1.0 / 52.0)  # recruitment.WEEK as numpy rounds it next to float32 arrays
 
 
@@ -1645,7 +1646,6 @@ def transitions(stage, age, min_age, u, x, betas, prot, boost, dev, use_prot, ex
                     coef["desist_rate_stage2"], coef["desist_rate_stage3"]], np.float32)
     c64 = np.array([coef["recruit_rate_sibling"], np.float64(f(pressure)),
                     coef["exit_multiplier_recruiter_gone"]], np.float64)
-    from sim.recruitment import WEEK
     n, vis32 = stage.size, vis.astype(f)
     arg = np.empty(n, np.float32)
     _rate_args_loop(stage, age, f(min_age), x, betas, prot, boost, dev, use_prot, ex["share"],
@@ -1655,7 +1655,7 @@ def transitions(stage, age, min_age, u, x, betas, prot, boost, dev, use_prot, ex
     _rates_loop(stage, age, f(min_age), x, ex["friends2"], ex["sib2"], ex["school2"], vis32,
                 district, c32, c64, arg, age_terms["entry"], entry_mult, age_terms["recruit"],
                 recruit_mult, age_terms["ramp"], desist_mult, yis, age_terms["sex_progress"],
-                recruiter, status, np.int8(active), use_mult, np.float64(WEEK), total, share_a)
+                recruiter, status, np.int8(active), use_mult, _WEEK64, total, share_a)
     order, starts = _decide_loop(stage, u, total, share_a, x, ex["friends2"], ex["sib2"],
                                  ex["school2"], vis32, district, c32, c64, contacts)
     return order, starts

@@ -211,11 +211,7 @@ class UmeaModel(mesa.Model):
                                             self.streams.seed, year)
         self.peers_t = self.net.peers.T.tocsr()
         self.out_degree = np.diff(self.net.peers.indptr).astype(F32)
-        # youths by district (a sum operator), rebuilt with the cohorts: newcomers in reused
-        # slots may live elsewhere than the youths they replace
-        n = self.pop.n
-        self.district_matrix = sp.csr_array(
-            (np.ones(n, F32), (self.pop.district, np.arange(n))), shape=(self.city.n_districts, n))
+        self._district_matrix = None  # made again when next asked for (see district_matrix)
         self._age_cache = {}
         boy, p = self.pop.boy, self.p
         self._sex = {k: rc.sex_factor(boy, p[f"sex_hr_{k}"]) for k in ("entry", "recruit", "progress")}
@@ -359,7 +355,7 @@ class UmeaModel(mesa.Model):
             fused = kernels.age_terms(age, p["entry_age_peak"], p["entry_age_sd"],
                                       p["recruit_age_peak"], p["recruit_age_sd"],
                                       self._sex["entry"], self._sex["recruit"],
-                                      np.diff(self.net.peer_weights.indptr) > 0,
+                                      np.diff(self.net.peers.indptr) > 0,
                                       p["peer_influence_rate"])
             if fused is not None:  # the same values in two compiled passes
                 fused["sex_progress"] = self._sex["progress"]
@@ -372,7 +368,7 @@ class UmeaModel(mesa.Model):
                 * self._sex["recruit"],
                 "sex_progress": self._sex["progress"],
                 "ramp": rc.late_teen_ramp(age),
-                "pull": peer_pull(self.net.peer_weights, age, p["peer_influence_rate"]),
+                "pull": peer_pull(self.net.peers, age, p["peer_influence_rate"]),
             }
         return self._age_cache
 
@@ -431,6 +427,18 @@ class UmeaModel(mesa.Model):
     def known(self) -> np.ndarray:
         """Youths currently known to social services (an open case)."""
         return self.social.known
+
+    @property
+    def district_matrix(self) -> sp.csr_array:
+        """Youths by district as a sum operator (districts × slots), made when first asked for
+        after the cohorts moved (newcomers in reused slots may live elsewhere than the youths
+        they replace); the compiled records do not need it."""
+        if self._district_matrix is None:
+            n = self.pop.n
+            self._district_matrix = sp.csr_array(
+                (np.ones(n, F32), (self.pop.district, np.arange(n))),
+                shape=(self.city.n_districts, n))
+        return self._district_matrix
 
     @property
     def recorder(self) -> Recorder:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import networkx as nx
 import numpy as np
@@ -40,8 +41,14 @@ class Networks:
     """The run-time network layers as sparse matrices over youth slots."""
 
     peers: sp.csr_array        # A[i, j] = 1 if i names j as a friend
-    peer_weights: sp.csr_array  # row-normalised peers (float32): share-of-friends operator
     siblings: sp.csr_array     # symmetric, 1 between youths of one household
+
+    @cached_property
+    def peer_weights(self) -> sp.csr_array:
+        """Row-normalised peers (float32): the share-of-friends operator. Made when first asked
+        for (the engine uses `peers` and its row pointers; the numpy reference paths and
+        analyses use this), not at every yearly rebuild."""
+        return row_normalise(self.peers)
 
     def to_networkx(self, layer: str = "peers") -> nx.Graph:
         """The layer as a networkx graph (directed for peers, undirected for siblings)."""
@@ -197,5 +204,5 @@ def build_siblings(household: np.ndarray) -> sp.csr_array:
 def build_networks(pop: Population, risk: np.ndarray, seed: int, year: int = 0) -> Networks:
     """All youth layers for the current population, in `year` of a run with `seed`."""
     peers = build_peers(pop, risk, seed, year)
-    return Networks(peers=peers, peer_weights=row_normalise(peers),
+    return Networks(peers=peers,
                     siblings=build_siblings(pop.household))

@@ -62,7 +62,8 @@ def update_risk(x: np.ndarray, mu: np.ndarray, peer_mean: np.ndarray, pull: np.n
 
 
 def peer_pull(w_peer: sp.csr_array, age: np.ndarray, eta: float) -> np.ndarray:
-    """η·w(age) for youths with friends, 0 for the others (float32)."""
+    """η·w(age) for youths with friends, 0 for the others (float32). `w_peer`: the friendship
+    matrix or its row-normalised weights (only which rows have entries counts)."""
     has_friends = np.diff(w_peer.indptr) > 0
     return (np.float32(eta) * peer_weight(age) * has_friends).astype(np.float32)
 

@@ -661,3 +661,10 @@ def test_targeted_effects_applied_in_one_pass_equal_numpys_indexed_updates(with_
         ref[4][slots] *= rep
     for a, b in zip(arrays, ref, strict=True):
         assert np.array_equal(a, b)
+
+
+def test_the_kernels_week_is_the_models():
+    """The kernels keep their own copies of a week in years (sim.recruitment imports them)."""
+    from sim.recruitment import WEEK
+
+    assert kernels._WEEK64 == WEEK and kernels._WEEK32 == np.float32(WEEK)
